@@ -1,0 +1,1 @@
+"""One extractor per legacy system; each yields raw Arrow tables with lineage columns."""

@@ -1,0 +1,37 @@
+"""pension (ac01 + ac02): one row per person file and pension scheme.
+
+Source key: aac001; where one aac001 has several ac02 rows, each is keyed `aac001|aae140`.
+Watermark: the later of ac01.aae036 and ac02.aae036.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import case, func, select
+
+from extractors.legacy_tables import ac01, ac02
+from extractors.sql import parse_moment, text_table
+from jinbao.config import SourceConfig
+
+
+def extract(source: SourceConfig, since: str | None, until: str | None) -> pa.Table:
+    changed = case((ac02.c.aae036 > ac01.c.aae036, ac02.c.aae036), else_=ac01.c.aae036)
+    other = ac02.alias("other")
+    parts = (select(func.count()).select_from(other).where(other.c.aac001 == ac01.c.aac001)
+             .scalar_subquery().label("_parts"))
+    statement = (
+        select(*ac01.c, ac02.c.aae140, ac02.c.aac008, ac02.c.aac031, ac02.c.aac030,
+               changed.label("_watermark"), parts)
+        .select_from(ac01.outerjoin(ac02, ac02.c.aac001 == ac01.c.aac001))
+        .order_by(ac01.c.aac001, ac02.c.aae140)
+    )
+    if since:
+        statement = statement.where(changed > parse_moment(since))
+    if until:
+        statement = statement.where(changed <= parse_moment(until))
+    table = text_table(source.url, statement, source.name)
+    several = pc.greater(pc.cast(table["_parts"], pa.int64()), 1)
+    key = pc.if_else(several, pc.binary_join_element_wise(table["aac001"], table["aae140"], "|"),
+                     table["aac001"])
+    return table.drop_columns(["_parts"]).append_column("_source_key", key)

@@ -1,0 +1,185 @@
+"""The jinbao command line: demo, estate build, run, status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jinbao.config import Config, ConfigError, default_config, load_config
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DEMO_PERSONS = 2000
+DEMO_SEED = 20261125
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err, transient=True)
+
+
+def run_with_progress(cfg: Config, since: str | None, until: str | None,
+                      sources: list[str] | None):
+    """run_pipeline with a progress bar over its steps and rows/s per source."""
+    from jinbao.runner import run_pipeline
+
+    names = sources or list(cfg.sources)
+    with _progress() as bar:
+        task = bar.add_task("starting", total=2 * len(names) + cfg.buckets + 1)
+
+        def note(stage: str, detail: dict) -> None:
+            if stage == "extract":
+                bar.update(task, description=f"extract {detail['source']}")
+            elif stage == "extracted":
+                rate = detail["extracted"] / max(detail["seconds"], 1e-6)
+                err.print(f"  {detail['source_name']:<14} {detail['extracted']:>9,} rows "
+                          f"{rate:>10,.0f} rows/s")
+                bar.advance(task)
+            elif stage == "quarantine":
+                bar.update(task, description=f"quarantine {detail['source']}")
+                bar.advance(task)
+            elif stage == "load":
+                bar.update(task, description=f"load bucket {detail['bucket']}")
+            elif stage == "loaded":
+                bar.advance(task)
+            elif stage == "finish":
+                bar.update(task, description="ledger and watermarks")
+                bar.advance(task)
+
+        return run_pipeline(cfg, since=since, until=until, sources=sources, progress=note)
+
+
+def print_summary(cfg: Config, summary) -> None:
+    """One screen: rows per source, quarantine by rule, persons, enrollments, Data Docs."""
+    from jinbao.status import warehouse_counts
+
+    table = Table(title=f"run {summary.run_id} ({summary.seconds:.1f} s)")
+    for column in ("source", "window", "extracted", "accepted", "quarantined", "balances"):
+        table.add_column(column, justify="left" if column in ("source", "window") else "right")
+    rules: dict[str, int] = {}
+    for m in summary.sources:
+        window = f"{m['window_since'] or '…'} → {m['window_until'] or '…'}"
+        ok = m["extracted"] == m["accepted"] + m["quarantined"]
+        table.add_row(m["source_name"], window, f"{m['extracted']:,}", f"{m['accepted']:,}",
+                      f"{m['quarantined']:,}", "yes" if ok else "[red]NO[/red]")
+        for rule, count in m["rules"].items():
+            rules[rule] = rules.get(rule, 0) + count
+    out.print(table)
+    if rules:
+        by_rule = Table(title="quarantined rows by rule (a row may break several)")
+        by_rule.add_column("rule")
+        by_rule.add_column("rows", justify="right")
+        for rule, count in sorted(rules.items(), key=lambda kv: -kv[1]):
+            by_rule.add_row(rule, f"{count:,}")
+        out.print(by_rule)
+    counts = warehouse_counts(cfg)
+    out.print(f"persons {counts['person']:,} · enrollments {counts['enrollment']:,} · "
+              f"source rows {counts['source_record']:,} · quarantine rows {counts['quarantine']:,}")
+    gx = [m["gx"] for m in summary.sources if m["gx"].get("data_docs")]
+    failed = sum(1 for g in gx if not g["success"])
+    out.print(f"GX validations: {len(gx)} run, {failed} with failed expectations")
+    if gx:
+        out.print(f"Data Docs: {gx[0]['data_docs']}")
+    out.print(f"warehouse: {cfg.warehouse_url}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from jinbao.estate import build_estate
+
+    cfg = default_config()
+    estate = Path.cwd() / ".jinbao" / "estate"
+    if not (estate / "truth.csv").exists():
+        err.print(f"building the demo estate ({DEMO_PERSONS:,} persons) in {estate}")
+        build_estate(DEMO_PERSONS, DEMO_SEED, estate)
+    summary = run_with_progress(cfg, None, None, None)
+    print_summary(cfg, summary)
+    from jinbao.evaluate import pairwise_scores
+    from loaders.warehouse import warehouse_engine
+
+    scores = pairwise_scores(warehouse_engine(cfg.warehouse_url), estate / "truth.csv")
+    out.print(f"reconciliation against truth.csv: pairwise precision {scores['precision']:.4f}, "
+              f"recall {scores['recall']:.4f} over {scores['accepted_rows']:,} accepted rows")
+    return 0
+
+
+def cmd_estate_build(args: argparse.Namespace) -> int:
+    from jinbao.estate import build_estate
+
+    with _progress() as bar:
+        task = bar.add_task("estate", total=None)
+        counts = build_estate(args.persons, args.seed, Path(args.out),
+                              progress=lambda step: bar.update(task, description=step))
+    rows = sum(v for k, v in counts.items() if k != "persons")
+    out.print(f"estate of {args.persons:,} persons, {rows:,} source rows in {args.out}")
+    for system, count in counts.items():
+        if system != "persons":
+            out.print(f"  {system:<14}{count:>9,}")
+    out.print(f"configuration: {Path(args.out) / 'jinbao.toml'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    sources = args.sources.split(",") if args.sources else None
+    summary = run_with_progress(cfg, args.since, args.until, sources)
+    print_summary(cfg, summary)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from jinbao.status import print_status
+
+    print_status(load_config(args.config), out)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="jinbao", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="build the embedded estate if absent, run everything")
+    demo.set_defaults(func=cmd_demo)
+
+    estate = commands.add_parser("estate", help="the estate simulator")
+    estate_commands = estate.add_subparsers(dest="estate_command", required=True)
+    build = estate_commands.add_parser("build", help="write five simulated legacy systems")
+    build.add_argument("--persons", type=int, default=DEMO_PERSONS)
+    build.add_argument("--seed", type=int, default=DEMO_SEED)
+    build.add_argument("--out", default=".jinbao/estate")
+    build.set_defaults(func=cmd_estate_build)
+
+    run = commands.add_parser("run", help="extract, repair, reconcile and load every source")
+    run.add_argument("--config", help="TOML file (default: $JINBAO_CONFIG or the embedded estate)")
+    run.add_argument("--since", help="window start, exclusive (default: each source's watermark)")
+    run.add_argument("--until", help="window end, inclusive (default: open)")
+    run.add_argument("--sources", help="comma-separated source names (default: all)")
+    run.set_defaults(func=cmd_run)
+
+    status = commands.add_parser("status", help="watermarks, last runs, warehouse counts")
+    status.add_argument("--config")
+    status.set_defaults(func=cmd_status)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from extractors.injury import ExportFormatError
+    from extractors.sql import SourceUnavailable
+
+    try:
+        return args.func(args)
+    except (ConfigError, SourceUnavailable, ExportFormatError) as error:
+        err.print(f"error: {error}", markup=False, style="red")
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted: committed buckets stay; rerun to finish")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Configuration: one TOML file, or the built-in embedded default under `.jinbao/`."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from extractors.legacy_tables import SYSTEMS
+
+
+class ConfigError(ValueError):
+    """The configuration is missing something or names something unknown."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One legacy source: a system's database (url) or export folder (path)."""
+
+    name: str
+    """Name used in the warehouse as source_system, in the ledger and in truth.csv."""
+    system: str
+    """pension | medical | unemployment | injury | maternity: which extractor reads it."""
+    url: str | None = None
+    """SQLAlchemy URL of a database source."""
+    path: Path | None = None
+    """Folder of an injury export (<path>/<YYYY-MM>/<city>.csv)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the warehouse, staging area, GX project and sources are."""
+
+    warehouse_url: str
+    staging_root: Path
+    gx_root: Path
+    buckets: int
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    path: Path | None = None
+    """The file this came from (None for the built-in default)."""
+
+    def source(self, name: str) -> SourceConfig:
+        if name not in self.sources:
+            raise ConfigError(f"unknown source {name!r}; configured: {', '.join(self.sources)}")
+        return self.sources[name]
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expanded(value: str, where: str) -> str:
+    def lookup(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(f"{where} names environment variable {name}, which is not set")
+        return os.environ[name]
+
+    return _ENV.sub(lookup, value)
+
+
+def _url(value: str, base: Path, where: str) -> str:
+    """Expand ${VARS}; make a relative SQLite path relative to the config file's folder."""
+    url = _expanded(value, where)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url.removeprefix("sqlite:///")
+        if relative and not relative.startswith(":memory:"):
+            url = f"sqlite:///{(base / relative).resolve()}"
+    return url
+
+
+def _connection_url(conn_id: str) -> str:
+    """The URI of an Airflow connection (env AIRFLOW_CONN_* or the configured secrets backend)."""
+    from airflow.sdk import Connection
+
+    return Connection.get(conn_id).get_uri()
+
+
+def default_config(workdir: Path | None = None) -> Config:
+    """The embedded default: SQLite estate and warehouse under `.jinbao/` in the working dir."""
+    home = (workdir or Path.cwd()) / ".jinbao"
+    estate = home / "estate"
+    sources = {
+        system: SourceConfig(system, system, path=estate / "injury")
+        if system == "injury" else SourceConfig(system, system, url=f"sqlite:///{estate / system}.db")
+        for system in SYSTEMS
+    }
+    return Config(f"sqlite:///{home / 'warehouse.db'}", home / "staging", home / "gx", 8, sources)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read `path`, else $JINBAO_CONFIG, else return the embedded default."""
+    path = path or os.environ.get("JINBAO_CONFIG")
+    if not path:
+        return default_config()
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    base = path.parent
+    warehouse = data.get("warehouse", {})
+    if "url" not in warehouse:
+        raise ConfigError(f"{path}: [warehouse] needs url = \"sqlite:///warehouse.db\" or similar")
+    staging = data.get("staging", {})
+    sources = {}
+    for name, spec in data.get("sources", {}).items():
+        where = f"{path}: [sources.{name}]"
+        system = spec.get("system")
+        if system not in SYSTEMS:
+            raise ConfigError(f"{where} system = {system!r}; must be one of {', '.join(SYSTEMS)}")
+        if system == "injury":
+            if "path" not in spec:
+                raise ConfigError(f"{where} needs path = \"<folder of YYYY-MM/city.csv files>\"")
+            sources[name] = SourceConfig(name, system, path=(base / _expanded(spec["path"], where)))
+            continue
+        if "conn" in spec:
+            url = _connection_url(spec["conn"])
+        elif "url" in spec:
+            url = _url(spec["url"], base, where)
+        else:
+            raise ConfigError(f"{where} needs url = \"...\" or conn = \"<airflow connection id>\"")
+        sources[name] = SourceConfig(name, system, url=url)
+    return Config(
+        warehouse_url=_url(warehouse["url"], base, f"{path}: [warehouse]"),
+        staging_root=(base / staging.get("root", "staging")).resolve(),
+        gx_root=(base / staging.get("gx_root", "gx")).resolve(),
+        buckets=int(staging.get("buckets", 8)),
+        sources=sources,
+        path=path,
+    )

@@ -1,0 +1,226 @@
+"""The stage runner that the CLI and the Airflow DAG both call.
+
+Stages exchange Parquet files under `<staging>/<run_id>/`; callers pass paths and names, never data:
+
+    stage_source   extract -> standardise -> rules -> accepted/<source>/part-<bucket>.parquet,
+                   quarantined/<source>/{records,rules}.parquet, GX record, manifests/<source>.json
+    load_quarantined  quarantined rows of one source -> source_record + quarantine (one transaction)
+    load_bucket    accepted rows of one bucket -> source_record, golden persons, enrollments
+    finish_run     leftover dirty people, run ledger, watermarks (only after every load committed)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from extractors.registry import extract
+from jinbao.config import Config
+from loaders.ledger import record_run, watermarks
+from loaders.warehouse import ensure_schema, load_source_rows, recompute_dirty, warehouse_engine
+from quality.gx_validation import validate_accepted
+from quality.outcomes import failed_rules, quarantine_rows, rule_lists
+from transforms.reconcile import bucket_of
+from transforms.standardize import standardized
+
+RECORD_COLUMNS = [
+    "source_system", "source_key", "row_hash", "outcome", "id_number", "bucket", "name", "sex",
+    "ethnicity", "birth_date", "scheme", "pooling_region", "status", "pay_status", "employer_id",
+    "enrolled_on", "updated_at", "watermark", "run_id",
+]
+HASHED = [c for c in RECORD_COLUMNS if c not in ("row_hash", "run_id", "bucket")]
+
+Progress = Callable[[str, dict], None]
+
+
+def new_run_id(started: datetime) -> str:
+    """A sortable, path-safe run id: run-20261125T143000-1a2b."""
+    return f"run-{started:%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+
+
+def safe_run_id(text: str) -> str:
+    """An outside run id (Airflow's, say) made safe for paths and keys."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:64]
+
+
+def run_dir(cfg: Config, run_id: str) -> Path:
+    return cfg.staging_root / run_id
+
+
+def row_hashes(frame: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:
+    """A stable 64-bit hash of each row's content (plus `extra`, e.g. the rules it failed)."""
+    content = frame[HASHED].astype("string")
+    if extra is not None:
+        content = content.assign(_extra=extra.astype("string"))
+    return pd.util.hash_pandas_object(content, index=False).astype("int64")
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+
+
+def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None = None,
+                 until: str | None = None) -> dict:
+    """Extract, standardise and validate one source's window; write the staging files.
+
+    Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule, the
+    window, the newest watermark seen and the GX result.
+    """
+    began = time.perf_counter()
+    source = cfg.source(source_name)
+    raw = extract(source, since, until)
+    rows = standardized(raw, source.system)
+    failures = failed_rules(rows)
+    rejected = failures.any(axis=1).to_numpy()
+
+    record = pd.DataFrame({
+        "source_system": source_name,
+        "source_key": rows["_source_key"],
+        "outcome": pd.Series(np.where(rejected, "quarantined", "accepted"), index=rows.index,
+                             dtype="string"),
+        "id_number": rows["id_number"].where(~rejected),
+        **{c: rows[c] for c in ("name", "sex", "ethnicity", "birth_date", "scheme",
+                                "pooling_region", "status", "pay_status", "employer_id",
+                                "enrolled_on", "updated_at")},
+        "watermark": rows["_watermark"],
+        "run_id": run_id,
+    })
+    record["row_hash"] = row_hashes(record, rule_lists(failures))
+    record["bucket"] = bucket_of(record["id_number"].fillna("0"), cfg.buckets).where(~rejected)
+    record = record[RECORD_COLUMNS]
+
+    folder = run_dir(cfg, run_id)
+    accepted = record[~rejected]
+    for bucket, part in accepted.groupby("bucket"):
+        _write(part, folder / "accepted" / source_name / f"part-{int(bucket):04d}.parquet")
+    quarantined = quarantine_rows(rows, failures, raw).assign(source_system=source_name,
+                                                              run_id=run_id)
+    _write(record[rejected], folder / "quarantined" / source_name / "records.parquet")
+    _write(quarantined, folder / "quarantined" / source_name / "rules.parquet")
+
+    gx = (validate_accepted(accepted, source_name, run_id, cfg.gx_root)
+          if len(accepted) else {"success": True, "evaluated": 0, "unsuccessful": 0})
+    manifest = {
+        "source_name": source_name, "system": source.system, "run_id": run_id,
+        "window_since": since, "window_until": until,
+        "extracted": len(rows), "accepted": int((~rejected).sum()),
+        "quarantined": int(rejected.sum()),
+        "rules": {k: int(v) for k, v in failures.sum().items() if v},
+        "new_watermark": rows["_watermark"].max() if len(rows) else None,
+        "gx": gx, "seconds": round(time.perf_counter() - began, 3),
+    }
+    path = folder / "manifests" / f"{source_name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return manifest
+
+
+def _read(paths: list[Path]) -> pd.DataFrame:
+    frames = [pq.read_table(p).to_pandas() for p in paths if p.exists()]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RECORD_COLUMNS)
+
+
+def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
+    """Load one source's quarantined rows of a run (one transaction)."""
+    folder = run_dir(cfg, run_id) / "quarantined" / source_name
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    rows, rules = _read([folder / "records.parquet"]), _read([folder / "rules.parquet"])
+    changed = load_source_rows(engine, rows, cfg.buckets, quarantined=rules)
+    engine.dispose()
+    return {"source_name": source_name, "rows": len(rows), "changed": changed}
+
+
+def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> dict:
+    """Load every source's accepted rows of one bucket, then recompute its dirty people."""
+    folder = run_dir(cfg, run_id) / "accepted"
+    paths = sorted(folder.glob(f"*/part-{bucket:04d}.parquet")) if folder.exists() else []
+    rows = _read(paths)
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    changed = load_source_rows(engine, rows, cfg.buckets)
+    people = recompute_dirty(engine, run_id, valid_from, cfg.buckets, bucket)
+    engine.dispose()
+    return {"bucket": bucket, "rows": len(rows), "changed": changed, **people}
+
+
+def manifests(cfg: Config, run_id: str) -> list[dict]:
+    folder = run_dir(cfg, run_id) / "manifests"
+    return [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob("*.json"))]
+
+
+def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
+    """Recompute any people still dirty, then write the ledger and advance the watermarks."""
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    swept = recompute_dirty(engine, run_id, valid_from, cfg.buckets)
+    entries = [{
+        "source_name": m["source_name"], "window_since": m["window_since"],
+        "window_until": m["window_until"], "extracted": m["extracted"],
+        "accepted": m["accepted"], "quarantined": m["quarantined"],
+        "new_watermark": m["new_watermark"], "seconds": m["seconds"], "status": "loaded",
+        "finished_at": datetime.now(UTC).replace(tzinfo=None),
+    } for m in manifests(cfg, run_id)]
+    record_run(engine, run_id, entries)
+    engine.dispose()
+    return {"swept": swept, "sources": len(entries)}
+
+
+def source_windows(cfg: Config, names: list[str], since: str | None,
+                   until: str | None) -> dict[str, tuple[str | None, str | None]]:
+    """Each source's window: the given bounds, else from its last committed watermark."""
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    marks = watermarks(engine)
+    engine.dispose()
+    return {name: (since if since is not None else marks.get(name), until) for name in names}
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    sources: list[dict]
+    buckets: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None,
+                 sources: list[str] | None = None, progress: Progress | None = None,
+                 started: datetime | None = None) -> RunSummary:
+    """Every stage in order, in this process: what `jinbao run` does."""
+    began = time.perf_counter()
+    started = started or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    run_id = new_run_id(started)
+    note = progress or (lambda _stage, _detail: None)
+    names = sources or list(cfg.sources)
+    for name in names:
+        cfg.source(name)  # fail early on an unknown source name
+    windows = source_windows(cfg, names, since, until)
+    staged = []
+    for name in names:
+        note("extract", {"source": name})
+        staged.append(stage_source(cfg, run_id, name, *windows[name]))
+        note("extracted", staged[-1])
+    for name in names:
+        note("quarantine", {"source": name})
+        load_quarantined(cfg, run_id, name)
+    loaded = []
+    for bucket in range(cfg.buckets):
+        note("load", {"bucket": bucket})
+        loaded.append(load_bucket(cfg, run_id, bucket, started))
+        note("loaded", loaded[-1])
+    note("finish", {})
+    finish_run(cfg, run_id, started)
+    return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2))

@@ -1,0 +1,1 @@
+"""The warehouse writer: DDL, idempotent keyed upserts per bucket, ledger and watermarks."""

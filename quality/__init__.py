@@ -1,0 +1,1 @@
+"""Rule evaluation and quarantine, the Great Expectations record, masking of personal data."""

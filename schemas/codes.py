@@ -1,0 +1,54 @@
+"""Unified code tables (GB/T 2261.1, GB/T 3304, AAE140, AAC008, AAC031) and GB/T 2260 area codes."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from importlib import resources
+
+TABLES = ("sex", "ethnicity", "scheme", "enrollment_status", "pay_status", "province")
+
+
+@cache
+def code_table(name: str) -> dict[str, str]:
+    """Code -> Chinese label for one unified code table."""
+    if name not in TABLES:
+        raise KeyError(f"unknown code table {name!r}; known: {', '.join(TABLES)}")
+    text = resources.files("schemas").joinpath("codes", f"{name}.csv").read_text("utf-8")
+    return {row["code"]: row["label_zh"] for row in csv.DictReader(text.splitlines())}
+
+
+@cache
+def ethnicity_by_name() -> dict[str, str]:
+    """Chinese ethnicity name ('汉族', also without the 族 suffix) -> two-digit code."""
+    names = {}
+    for code, label in code_table("ethnicity").items():
+        names[label] = code
+        if label.endswith("族") and len(label) > 2:
+            names[label[:-1]] = code
+    return names
+
+
+@cache
+def area_codes() -> frozenset[str]:
+    """Every six-digit GB/T 2260 code ever assigned, from python-stdnum's table.
+
+    Numbers were issued with the codes current at issue time, so a code retired since, or created
+    after the birth year, is normal: the standard asks for "ever assigned", not "valid that year".
+    """
+    from stdnum import numdb
+
+    codes = set()
+    for _, province, _, _, counties in numdb.get("cn/loc").prefixes:
+        for _, low, high, _, _ in counties:
+            if low == high:
+                codes.add(province + low)
+            else:  # a range of county codes in one line
+                codes.update(f"{province}{n:04d}" for n in range(int(low), int(high) + 1))
+    return frozenset(codes)
+
+
+@cache
+def county_codes() -> tuple[str, ...]:
+    """Area codes of counties and districts (not the province or city aggregate rows)."""
+    return tuple(sorted(c for c in area_codes() if not c.endswith("00")))

@@ -1,0 +1,93 @@
+"""Row rules of the unified standard: each a name, what it means, and a vectorised check.
+
+A standardised source row that fails any rule is quarantined under every rule it fails; a row
+that fails none is accepted. Rules read the columns made by transforms.standardize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from schemas.codes import area_codes, code_table
+from transforms.identity import ID_RULES, birth_date_from_id
+
+Check = Callable[[pd.DataFrame], pd.Series]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    fails: Check
+    """Boolean mask of the rows that break the rule."""
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return values.isna() | (values.astype("string").str.strip() == "")
+
+
+def _id_rule(name: str) -> Check:
+    return lambda df: (df["id_rule"] == name).fillna(False) & ~_row_empty(df) & ~_not_citizen(df)
+
+
+def _row_empty(df: pd.DataFrame) -> pd.Series:
+    return _blank(df["id_raw"]) & _blank(df["name_raw"])
+
+
+def _not_citizen(df: pd.DataFrame) -> pd.Series:
+    return df["cert_type"].notna() & (df["cert_type"].str.strip() != "01")
+
+
+def _extract(name: str) -> Check:
+    return lambda df: (df["_extract_rule"] == name).fillna(False)
+
+
+def _not_in(column: str, table: str) -> Check:
+    codes = list(code_table(table))
+    return lambda df: ~df[column].isin(codes).fillna(False)
+
+
+def _enrolled_out_of_range(df: pd.DataFrame) -> pd.Series:
+    bad_text = df["enrolled_on"].isna() & ~_blank(df["enrolled_on_raw"])
+    birth = birth_date_from_id(df["id_number"])
+    before_birth = (df["enrolled_on"] < birth).fillna(False)
+    after_record = (df["enrolled_on"] > df["updated_at"]).fillna(False)
+    return bad_text | before_birth | after_record
+
+
+EXTRACT_RULES = ("csv_field_count", "duplicate_source_key")
+
+RULES: tuple[Rule, ...] = (
+    Rule("csv_field_count", "export row has the wrong number of fields (broken or truncated line)",
+         _extract("csv_field_count")),
+    Rule("duplicate_source_key", "a second row with the same source key in one export file",
+         _extract("duplicate_source_key")),
+    Rule("row_empty", "neither an ID number nor a name: nothing usable", _row_empty),
+    Rule("id_not_citizen", "certificate type is not a resident ID card (passport, other)",
+         lambda df: _not_citizen(df) & ~_row_empty(df)),
+    *(Rule(name, f"ID number: {name.removeprefix('id_').replace('_', ' ')} (GB 11643-1999)",
+           _id_rule(name)) for name in ID_RULES),
+    Rule("name_missing", "name is empty after normalisation",
+         lambda df: _blank(df["name"]) & ~_row_empty(df)),
+    Rule("name_control_chars", "name holds control characters",
+         lambda df: df["name"].str.contains(r"[\x00-\x1f\x7f]", regex=True).fillna(False)),
+    Rule("name_lossy_encoding", "name holds '?' or U+FFFD: a character lost in an encoding round trip",
+         lambda df: df["name"].str.contains(r"[?\ufffd]", regex=True).fillna(False)),
+    Rule("name_too_long", "name longer than 50 characters",
+         lambda df: (df["name"].str.len() > 50).fillna(False)),
+    Rule("scheme_unknown", "insurance scheme code not in AAE140", _not_in("scheme", "scheme")),
+    Rule("status_unmapped", "enrollment status not in the source's code table",
+         _not_in("status", "enrollment_status")),
+    Rule("pay_status_unknown", "payment status not in AAC031",
+         lambda df: df["pay_status"].notna() & ~df["pay_status"].isin(list(code_table("pay_status")))),
+    Rule("pooling_region_invalid", "pooling region is not a GB/T 2260 code",
+         lambda df: ~df["pooling_region"].isin(area_codes()).fillna(False)),
+    Rule("enrolled_on_out_of_range", "enrollment date unreadable, before birth or after the record",
+         _enrolled_out_of_range),
+    Rule("updated_at_invalid", "the source's last-change time is missing or unreadable",
+         lambda df: df["updated_at"].isna()),
+)
+RULES_BY_NAME = {rule.name: rule for rule in RULES}

@@ -1,0 +1,134 @@
+"""Warehouse tables of the contract (DESIGN.md), as SQLAlchemy metadata: the one source of the DDL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from schemas.fields import ENROLLMENT, PERSON, Field
+
+metadata = MetaData()
+
+_TYPES = {"date": Date, "timestamp": DateTime}
+
+
+def _column(field: Field, primary_key: bool, lenient: bool) -> Column:
+    kind = _TYPES[field.kind]() if field.kind in _TYPES else String(field.length)
+    comment = " ".join(p for p in (field.code, field.label_zh) if p)
+    nullable = not primary_key and (field.nullable or lenient)
+    return Column(field.name, kind, primary_key=primary_key, nullable=nullable, comment=comment)
+
+
+def _fields(fields: tuple[Field, ...], keys: tuple[str, ...], lenient: bool = False) -> list[Column]:
+    """Columns of the field specs; `lenient` allows NULL everywhere (rows as the source had them)."""
+    return [_column(f, f.name in keys, lenient) for f in fields]
+
+
+person = Table(
+    "person", metadata,
+    *_fields(PERSON, ("id_number",)),
+    Column("bucket", Integer, nullable=False),
+    Column("source_rows", Integer, nullable=False, comment="source rows merged into this person"),
+    Column("name_source", String(200), comment="source_system|source_key that supplied the name"),
+    Column("valid_from", DateTime, nullable=False),
+    Column("created_run", String(64), nullable=False),
+    Column("updated_run", String(64), nullable=False),
+)
+
+person_history = Table(
+    "person_history", metadata,
+    *_fields(PERSON, ("id_number",)),
+    Column("valid_from", DateTime, primary_key=True),
+    Column("valid_to", DateTime, nullable=False),
+    Column("name_source", String(200)),
+    Column("run_id", String(64), nullable=False, comment="run that replaced this version"),
+)
+
+enrollment = Table(
+    "enrollment", metadata,
+    *_fields(ENROLLMENT, ("id_number", "scheme", "pooling_region")),
+    Column("source_system", String(64), nullable=False),
+    Column("source_key", String(200), nullable=False),
+    Column("run_id", String(64), nullable=False),
+)
+
+source_record = Table(
+    "source_record", metadata,
+    Column("source_system", String(64), primary_key=True),
+    Column("source_key", String(200), primary_key=True),
+    Column("row_hash", BigInteger, nullable=False),
+    Column("outcome", String(12), nullable=False, comment="accepted | quarantined"),
+    Column("id_number", String(18), index=True, comment="the person it belongs to; NULL if quarantined"),
+    Column("bucket", Integer),
+    Column("name", String(200)),
+    Column("sex", String(1)),
+    Column("ethnicity", String(2)),
+    Column("birth_date", Date),
+    *_fields(ENROLLMENT[1:], (), lenient=True),
+    Column("watermark", String(32)),
+    Column("run_id", String(64), nullable=False),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("source_system", String(64), primary_key=True),
+    Column("source_key", String(200), primary_key=True),
+    Column("rule", String(64), primary_key=True),
+    Column("detail", Text),
+    Column("raw_row", Text, comment="the row as extracted, JSON; may hold personal data"),
+    Column("run_id", String(64), nullable=False),
+)
+
+review_case = Table(
+    "review_case", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("id_numbers", Text, nullable=False, comment="JSON list of the ID numbers involved"),
+    Column("evidence", Text),
+    Column("status", String(16), nullable=False),
+    Column("opened_run", String(64), nullable=False),
+)
+
+run_ledger = Table(
+    "run_ledger", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("source_name", String(64), primary_key=True),
+    Column("window_since", String(32)),
+    Column("window_until", String(32)),
+    Column("extracted", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("quarantined", BigInteger, nullable=False),
+    Column("new_watermark", String(32)),
+    Column("seconds", Float),
+    Column("status", String(16), nullable=False),
+    Column("finished_at", DateTime),
+)
+
+watermark = Table(
+    "watermark", metadata,
+    Column("source_name", String(64), primary_key=True),
+    Column("value", String(32), nullable=False),
+    Column("run_id", String(64), nullable=False),
+)
+
+# Internal: people whose source rows changed and whose golden record awaits recomputation.
+dirty_person = Table(
+    "dirty_person", metadata,
+    Column("id_number", String(18), primary_key=True),
+    Column("bucket", Integer, nullable=False, index=True),
+)
+
+CONTRACT_TABLES = (
+    "person", "person_history", "enrollment", "source_record", "quarantine",
+    "review_case", "run_ledger", "watermark",
+)

@@ -1,0 +1,1 @@
+"""Repair, standardise and reconcile legacy rows."""
