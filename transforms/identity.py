@@ -76,8 +76,10 @@ def repaired_ids(raw: pd.Series, as_of: pd.Timestamp | pd.Series | None = None) 
 
     birth = pd.to_datetime(first17.str.slice(6, 14), format="%Y%m%d", errors="coerce")
     date_ok = birth.notna() & (birth >= pd.Timestamp("1880-01-01"))
-    if as_of is not None:
-        date_ok &= (birth <= as_of).fillna(True)
+    if isinstance(as_of, pd.Series):
+        date_ok &= (birth <= as_of) | as_of.isna()  # no record date: no upper limit
+    elif as_of is not None:
+        date_ok &= birth <= as_of
     area_ok = first17.str.slice(0, 6).isin(area_codes()).fillna(False)
 
     rule = pd.Series(pd.NA, index=raw.index, dtype=_STRING)
@@ -98,6 +100,8 @@ def repaired_ids(raw: pd.Series, as_of: pd.Timestamp | pd.Series | None = None) 
     for tag in repairs.columns:
         repair_text = repair_text + repairs[tag].map({True: tag + ",", False: ""}).astype(_STRING)
     repair_text = repair_text.str.rstrip(",")
+    no_number = rule.isin([ID_MISSING, ID_PLACEHOLDER, ID_MALFORMED]).fillna(False)
+    repair_text = repair_text.mask(no_number & (repair_text != "whitespace"), "")
     return pd.DataFrame({"id_number": number.astype(_STRING), "id_rule": rule,
                          "id_repairs": repair_text})
 

@@ -126,7 +126,7 @@ def standardized(raw: pa.Table, system: str) -> pd.DataFrame:
     profile = PROFILES[system]
     frame = raw.to_pandas(types_mapper=lambda t: STRING if t == pa.string() else None)
     updated_at = parsed_moments(frame[profile.updated_at])
-    ids = repaired_ids(frame[profile.id_number], as_of=updated_at.fillna(pd.Timestamp.max))
+    ids = repaired_ids(frame[profile.id_number], as_of=updated_at)
     out = pd.DataFrame(index=frame.index)
     out["_source_key"] = frame["_source_key"].astype(STRING)
     out["_watermark"] = frame["_watermark"].astype(STRING).str.replace("/", "-", regex=False)
