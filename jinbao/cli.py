@@ -12,8 +12,8 @@ from rich.table import Table
 
 from jinbao.config import Config, ConfigError, default_config, load_config
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # paths stay whole, never wrapped
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEMO_PERSONS = 2000
 DEMO_SEED = 20261125

@@ -37,3 +37,15 @@ def fresh_config(estate: Path, workdir: Path, buckets: int | None = None) -> Con
         cfg, warehouse_url=f"sqlite:///{workdir / 'warehouse.db'}",
         staging_root=workdir / "staging", gx_root=workdir / "gx",
         buckets=buckets or cfg.buckets)
+
+
+def written_config(cfg: Config, path: Path) -> Path:
+    """`cfg` as a TOML file with absolute paths (for subprocesses: the CLI, Airflow)."""
+    lines = [f'[warehouse]\nurl = "{cfg.warehouse_url}"\n',
+             f'[staging]\nroot = "{cfg.staging_root}"\ngx_root = "{cfg.gx_root}"\n'
+             f"buckets = {cfg.buckets}\n"]
+    for name, source in cfg.sources.items():
+        where = f'path = "{source.path}"' if source.path else f'url = "{source.url}"'
+        lines.append(f'[sources.{name}]\nsystem = "{source.system}"\n{where}\n')
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,62 @@
+"""The command line as a user meets it: demo summary, clear errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import fresh_config, written_config
+
+JINBAO = str(Path(sys.executable).parent / "jinbao")
+
+
+def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([JINBAO, *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "GX_ANALYTICS_ENABLED": "false", **env},
+                          timeout=600)
+
+
+def test_demo_builds_the_estate_runs_and_prints_the_summary(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "JINBAO_CONFIG"}
+    done = subprocess.run([JINBAO, "demo"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for source in ("pension", "medical", "unemployment", "injury", "maternity"):
+        assert source in done.stdout
+    assert "persons" in done.stdout and "enrollments" in done.stdout
+    assert "Data Docs:" in done.stdout
+    assert "NO" not in done.stdout.split("quarantined rows by rule")[0]  # every ledger balances
+    assert (tmp_path / ".jinbao" / "warehouse.db").exists()
+    docs = done.stdout.split("Data Docs:")[1].split()[0]
+    assert Path(docs).exists()
+    status = _run(["status"], tmp_path)
+    assert status.returncode == 0 and "watermark" in status.stdout
+
+
+def test_missing_config_is_a_clear_error(tmp_path):
+    done = _run(["run", "--config", str(tmp_path / "nope.toml")], tmp_path)
+    assert done.returncode == 2
+    assert "nope.toml does not exist" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_unreadable_source_names_the_source_and_loads_nothing(small_estate, tmp_path):
+    cfg = fresh_config(small_estate, tmp_path / "wh")
+    path = written_config(cfg, tmp_path / "jinbao.toml")
+    text = path.read_text("utf-8").replace(
+        cfg.sources["medical"].url, "sqlite:////nonexistent-folder/medical.db")
+    path.write_text(text, "utf-8")
+    done = _run(["run", "--config", str(path)], tmp_path)
+    assert done.returncode == 2
+    assert "source medical: cannot read" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    status = _run(["status", "--config", str(path)], tmp_path)
+    assert "person 0 " in status.stdout  # nothing half-loaded
+
+
+def test_unknown_source_name_is_a_clear_error(small_estate, tmp_path):
+    path = written_config(fresh_config(small_estate, tmp_path / "wh"), tmp_path / "j.toml")
+    done = _run(["run", "--config", str(path), "--sources", "pension,dental"], tmp_path)
+    assert done.returncode == 2 and "unknown source 'dental'" in done.stderr
