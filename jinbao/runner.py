@@ -12,6 +12,7 @@ Stages exchange Parquet files under `<staging>/<run_id>/`; callers pass paths an
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ RECORD_COLUMNS = [
 HASHED = [c for c in RECORD_COLUMNS if c not in ("row_hash", "run_id", "bucket")]
 
 Progress = Callable[[str, dict], None]
+log = logging.getLogger("jinbao")
 
 
 def new_run_id(started: datetime) -> str:
@@ -79,7 +81,7 @@ def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None =
     """
     began = time.perf_counter()
     source = cfg.source(source_name)
-    raw = extract(source, since, until)
+    raw = extract(source, since, until, run_id)
     rows = standardized(raw, source.system)
     failures = failed_rules(rows)
     rejected = failures.any(axis=1).to_numpy()
@@ -123,6 +125,9 @@ def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None =
     path = folder / "manifests" / f"{source_name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    log.info("source %s window (%s, %s]: extracted %d = accepted %d + quarantined %d (%.1f s)",
+             source_name, since, until, manifest["extracted"], manifest["accepted"],
+             manifest["quarantined"], manifest["seconds"])
     return manifest
 
 
@@ -140,6 +145,7 @@ def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
     rows, rules = _read([folder / "records.parquet"]), _read([folder / "rules.parquet"])
     changed = load_source_rows(engine, rows, cfg.buckets, quarantined=rules)
     engine.dispose()
+    log.info("source %s: %d quarantined rows, %d changed", source_name, len(rows), changed)
     return {"source_name": source_name, "rows": len(rows), "changed": changed}
 
 
@@ -153,6 +159,8 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
     changed = load_source_rows(engine, rows, cfg.buckets)
     people = recompute_dirty(engine, run_id, valid_from, cfg.buckets, bucket)
     engine.dispose()
+    log.info("bucket %d: %d accepted rows, %d changed, %d persons written, %d removed", bucket,
+             len(rows), changed, people["persons_written"], people["persons_removed"])
     return {"bucket": bucket, "rows": len(rows), "changed": changed, **people}
 
 
