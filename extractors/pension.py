@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from sqlalchemy import case, func, select
 
 from extractors.legacy_tables import ac01, ac02
-from extractors.sql import parse_moment, text_table
+from extractors.sql import text_table, windowed
 from jinbao.config import SourceConfig
 
 
@@ -26,11 +26,7 @@ def extract(source: SourceConfig, since: str | None, until: str | None) -> pa.Ta
         .select_from(ac01.outerjoin(ac02, ac02.c.aac001 == ac01.c.aac001))
         .order_by(ac01.c.aac001, ac02.c.aae140)
     )
-    if since:
-        statement = statement.where(changed > parse_moment(since))
-    if until:
-        statement = statement.where(changed <= parse_moment(until))
-    table = text_table(source.url, statement, source.name)
+    table = text_table(source.url, windowed(statement, changed, since, until), source.name)
     several = pc.greater(pc.cast(table["_parts"], pa.int64()), 1)
     key = pc.if_else(several, pc.binary_join_element_wise(table["aac001"], table["aae140"], "|"),
                      table["aac001"])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import pyarrow as pa
-from sqlalchemy import Select, create_engine
+from sqlalchemy import ColumnElement, Select, Table, create_engine, select
 from sqlalchemy.exc import SQLAlchemyError
+
+from jinbao.config import SourceConfig
 
 
 class SourceUnavailable(RuntimeError):
@@ -46,3 +49,22 @@ def text_table(url: str, statement: Select, source_name: str, batch_rows: int = 
 def parse_moment(text: str | None) -> datetime | None:
     """A window bound given as 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'."""
     return None if text is None else datetime.fromisoformat(text)
+
+
+def windowed(statement: Select, changed: ColumnElement, since: str | None, until: str | None,
+             bound: Callable[[str], object] = parse_moment) -> Select:
+    """`statement` limited to rows whose `changed` value lies in (since, until]."""
+    if since:
+        statement = statement.where(changed > bound(since))
+    if until:
+        statement = statement.where(changed <= bound(until))
+    return statement
+
+
+def single_table(source: SourceConfig, table: Table, changed: str, key: str, since: str | None,
+                 until: str | None, bound: Callable[[str], object] = parse_moment) -> pa.Table:
+    """A one-table system: every column, plus _watermark and _source_key, in key order."""
+    c = table.c
+    statement = select(*table.c, c[changed].label("_watermark"), c[key].label("_source_key"))
+    statement = windowed(statement.order_by(c[key]), c[changed], since, until, bound)
+    return text_table(source.url, statement, source.name)

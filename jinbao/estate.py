@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -229,76 +229,97 @@ def files_of(person: Person, system: str, est: Estate) -> list[tuple[str, str, l
     return files
 
 
+@dataclass
+class Draft:
+    """One file of a person in a database system, before the system's own columns."""
+
+    person: Person
+    city: str
+    kind: str
+    """'active', or 'ended' for the older of two files."""
+    serial: int
+    number: str
+    name: str
+    damages: list[str]
+
+
+def drafts(persons: list[Person], system: str, est: Estate) -> Iterator[Draft]:
+    """Every file the enrolled persons have in `system`, with a damaged ID and name."""
+    serial = 0
+    for person in persons:
+        if est.rng.random() >= ENROLL_RATE[system]:
+            continue
+        for city, kind, extra in files_of(person, system, est):
+            serial += 1
+            number, id_damage = damaged_id(person, system, est)
+            name, name_damage = damaged_name(person, system, est)
+            yield Draft(person, city, kind, serial, number, name, [*extra, *id_damage,
+                                                                   *name_damage])
+
+
+def emptied(row: dict, columns: tuple[str, ...], est: Estate, draft: Draft, blank=None) -> dict:
+    """The row with nothing usable left, at the catalogue's rate."""
+    if est.chance("row_empty"):
+        row.update(dict.fromkeys(columns, blank))
+        draft.damages.append("row_empty")
+    return row
+
+
+def employer(est: Estate) -> str:
+    return f"E{est.rng.randrange(10**7):07d}"
+
+
 def pension_rows(persons: list[Person], est: Estate) -> None:
     people_rows, enrollment_rows = [], []
-    serial = 10_000_000
-    for person in persons:
-        if est.rng.random() >= ENROLL_RATE["pension"]:
-            continue
-        for city, kind, extra in files_of(person, "pension", est):
-            serial += est.rng.randrange(1, 4)
-            key, damages = str(serial), list(extra)
-            number, d1 = damaged_id(person, "pension", est)
-            name, d2 = damaged_name(person, "pension", est)
-            damages += d1 + d2
-            birth = row_birth(person, est, damages)
-            birth_text = f"{birth:%Y%m%d}"
-            if est.chance("date_zero"):
-                birth_text, damages = "00000000", damages + ["date_zero"]
-            elif est.chance("date_impossible"):
-                birth_text, damages = f"{birth:%Y}0230", damages + ["date_impossible"]
-            ethnicity = person.ethnicity.lstrip("0") if est.rng.random() < 0.3 else person.ethnicity
-            changed = moment(est)
-            row = {"aac001": serial, "aac002": number, "aac003": name,
-                   "aac004": row_sex(person, est, damages) if est.rng.random() > 0.01 else "9",
-                   "aac005": ethnicity, "aac006": birth_text,
-                   "aab001": f"E{est.rng.randrange(10**7):07d}", "aab301": city, "aae036": changed}
-            if est.chance("row_empty"):
-                row.update(aac002=None, aac003=None, aac004=None, aac005=None, aac006=None)
-                damages.append("row_empty")
-            retired = person.birth.year < 1964
-            local = ("2" if retired else "1") if kind == "active" else est.rng.choice("34")
-            enrollment_rows.append({
-                "aac001": serial, "aae140": "120" if est.rng.random() < 0.05 else "110",
-                "aac008": local, "aac031": {"1": "1", "2": "1", "3": "2", "4": "3"}[local],
-                "aac030": f"{enrolled_on(person, changed, est, damages):%Y%m%d}",
-                "aae036": changed})
-            people_rows.append(row)
-            est.record("pension", key, person, damages)
+    for draft in drafts(persons, "pension", est):
+        person, serial = draft.person, 10_000_000 + 3 * draft.serial
+        birth = row_birth(person, est, draft.damages)
+        birth_text = f"{birth:%Y%m%d}"
+        if est.chance("date_zero"):
+            birth_text = "00000000"
+            draft.damages.append("date_zero")
+        elif est.chance("date_impossible"):
+            birth_text = f"{birth:%Y}0230"
+            draft.damages.append("date_impossible")
+        ethnicity = person.ethnicity.lstrip("0") if est.rng.random() < 0.3 else person.ethnicity
+        changed = moment(est)
+        sex = row_sex(person, est, draft.damages) if est.rng.random() > 0.01 else "9"
+        people_rows.append(emptied({
+            "aac001": serial, "aac002": draft.number, "aac003": draft.name, "aac004": sex,
+            "aac005": ethnicity, "aac006": birth_text, "aab001": employer(est),
+            "aab301": draft.city, "aae036": changed,
+        }, ("aac002", "aac003", "aac004", "aac005", "aac006"), est, draft))
+        retired = person.birth.year < 1964
+        local = ("2" if retired else "1") if draft.kind == "active" else est.rng.choice("34")
+        enrollment_rows.append({
+            "aac001": serial, "aae140": "120" if est.rng.random() < 0.05 else "110",
+            "aac008": local, "aac031": {"1": "1", "2": "1", "3": "2", "4": "3"}[local],
+            "aac030": f"{enrolled_on(person, changed, est, draft.damages):%Y%m%d}",
+            "aae036": changed})
+        est.record("pension", str(serial), person, draft.damages)
     est.rows["ac01"], est.rows["ac02"] = people_rows, enrollment_rows
 
 
 def medical_rows(persons: list[Person], est: Estate) -> None:
-    rows, serial = [], 0
+    rows = []
     names = code_table("ethnicity")
-    for person in persons:
-        if est.rng.random() >= ENROLL_RATE["medical"]:
-            continue
-        for city, kind, extra in files_of(person, "medical", est):
-            serial += 1
-            key, damages = f"M{city}{serial:08d}", list(extra)
-            number, d1 = damaged_id(person, "medical", est)
-            name, d2 = damaged_name(person, "medical", est)
-            damages += d1 + d2
-            cert = "01"
-            if est.chance("non_resident_cert"):
-                cert, number = "02", f"E{est.rng.randrange(10**8):08d}"
-                damages.append("non_resident_cert")
-            sex = row_sex(person, est, damages)
-            changed = moment(est)
-            row = {"psn_no": key, "certno": number, "psn_cert_type": cert, "psn_name": name,
-                   "gend": {"1": "1", "2": "0"}[sex] if est.rng.random() > 0.01 else "9",
-                   "naty": names[person.ethnicity] if est.rng.random() > 0.1 else "",
-                   "brdy": row_birth(person, est, damages) if est.rng.random() > 0.05 else None,
-                   "insutype": "310" if est.rng.random() < 0.8 else "390",
-                   "psn_insu_stas": "1" if kind == "active" else est.rng.choice("24"),
-                   "emp_no": f"E{est.rng.randrange(10**7):07d}", "admdvs": city,
-                   "updt_time": changed}
-            if est.chance("row_empty"):
-                row.update(certno=None, psn_name=None, gend=None, naty=None, brdy=None)
-                damages.append("row_empty")
-            rows.append(row)
-            est.record("medical", key, person, damages)
+    for draft in drafts(persons, "medical", est):
+        person, key, cert, number = draft.person, f"M{draft.city}{draft.serial:08d}", "01", \
+            draft.number
+        if est.chance("non_resident_cert"):
+            cert, number = "02", f"E{est.rng.randrange(10**8):08d}"
+            draft.damages.append("non_resident_cert")
+        sex = row_sex(person, est, draft.damages)
+        rows.append(emptied({
+            "psn_no": key, "certno": number, "psn_cert_type": cert, "psn_name": draft.name,
+            "gend": {"1": "1", "2": "0"}[sex] if est.rng.random() > 0.01 else "9",
+            "naty": names[person.ethnicity] if est.rng.random() > 0.1 else "",
+            "brdy": row_birth(person, est, draft.damages) if est.rng.random() > 0.05 else None,
+            "insutype": "310" if est.rng.random() < 0.8 else "390",
+            "psn_insu_stas": "1" if draft.kind == "active" else est.rng.choice("24"),
+            "emp_no": employer(est), "admdvs": draft.city, "updt_time": moment(est),
+        }, ("certno", "psn_name", "gend", "naty", "brdy"), est, draft))
+        est.record("medical", key, person, draft.damages)
     est.rows["mi_insured"] = rows
 
 
@@ -311,57 +332,39 @@ def unemployment_birth_text(birth: date | None, rng: random.Random) -> str:
 
 
 def unemployment_rows(persons: list[Person], est: Estate) -> None:
-    rows, serial = [], 0
+    rows = []
     names = code_table("ethnicity")
-    for person in persons:
-        if est.rng.random() >= ENROLL_RATE["unemployment"]:
-            continue
-        for city, kind, extra in files_of(person, "unemployment", est):
-            serial += 1
-            key, damages = f"U{serial:09d}", list(extra)
-            number, d1 = damaged_id(person, "unemployment", est)
-            name, d2 = damaged_name(person, "unemployment", est)
-            damages += d1 + d2
-            sex = row_sex(person, est, damages)
-            birth = unemployment_birth_text(row_birth(person, est, damages), est.rng)
-            if est.chance("date_impossible"):
-                birth, damages = f"{person.birth.year}-02-30", damages + ["date_impossible"]
-            values = [key, name, number, {"1": "男", "2": "女"}[sex] if est.rng.random() > 0.02 else "",
-                      birth,
-                      names[person.ethnicity] if est.rng.random() < 0.6 else person.ethnicity,
-                      f"{est.rng.choice(SURNAMES)}氏实业有限公司",
-                      "在保" if kind == "active" else est.rng.choice(("停保", "退保")), city,
-                      f"{moment(est):%Y/%m/%d %H:%M:%S}"]
-            row = dict(zip(UNEMPLOYMENT_COLUMNS, values, strict=True))
-            if est.chance("row_empty"):
-                row.update({"姓名": "", "身份证号": "", "性别": "", "出生日期": "", "民族": ""})
-                damages.append("row_empty")
-            rows.append(row)
-            est.record("unemployment", key, person, damages)
+    for draft in drafts(persons, "unemployment", est):
+        person, key = draft.person, f"U{draft.serial:09d}"
+        sex = row_sex(person, est, draft.damages)
+        birth = unemployment_birth_text(row_birth(person, est, draft.damages), est.rng)
+        if est.chance("date_impossible"):
+            birth = f"{person.birth.year}-02-30"
+            draft.damages.append("date_impossible")
+        values = [key, draft.name, draft.number,
+                  {"1": "男", "2": "女"}[sex] if est.rng.random() > 0.02 else "", birth,
+                  names[person.ethnicity] if est.rng.random() < 0.6 else person.ethnicity,
+                  f"{est.rng.choice(SURNAMES)}氏实业有限公司",
+                  "在保" if draft.kind == "active" else est.rng.choice(("停保", "退保")),
+                  draft.city, f"{moment(est):%Y/%m/%d %H:%M:%S}"]
+        rows.append(emptied(dict(zip(UNEMPLOYMENT_COLUMNS, values, strict=True)),
+                            ("姓名", "身份证号", "性别", "出生日期", "民族"), est, draft, ""))
+        est.record("unemployment", key, person, draft.damages)
     est.rows["失业参保人员"] = rows
 
 
 def maternity_rows(persons: list[Person], est: Estate) -> None:
-    rows, serial = [], 0
-    for person in persons:
-        if est.rng.random() >= ENROLL_RATE["maternity"]:
-            continue
-        for city, kind, extra in files_of(person, "maternity", est):
-            serial += 1
-            key, damages = f"S{serial:08d}", list(extra)
-            number, d1 = damaged_id(person, "maternity", est)
-            name, d2 = damaged_name(person, "maternity", est)
-            damages += d1 + d2
-            row = {"grbh": key, "sfzh": number, "xm": name, "xb": row_sex(person, est, damages),
-                   "csrq": row_birth(person, est, damages),
-                   "cbzt": "1" if kind == "active" else "0",
-                   "dwbh": f"E{est.rng.randrange(10**7):07d}", "tcq": city,
-                   "gxsj": moment(est)}
-            if est.chance("row_empty"):
-                row.update(sfzh=None, xm=None, xb=None, csrq=None)
-                damages.append("row_empty")
-            rows.append(row)
-            est.record("maternity", key, person, damages)
+    rows = []
+    for draft in drafts(persons, "maternity", est):
+        person, key = draft.person, f"S{draft.serial:08d}"
+        rows.append(emptied({
+            "grbh": key, "sfzh": draft.number, "xm": draft.name,
+            "xb": row_sex(person, est, draft.damages),
+            "csrq": row_birth(person, est, draft.damages),
+            "cbzt": "1" if draft.kind == "active" else "0", "dwbh": employer(est),
+            "tcq": draft.city, "gxsj": moment(est),
+        }, ("sfzh", "xm", "xb", "csrq"), est, draft))
+        est.record("maternity", key, person, draft.damages)
     est.rows["sy_cbry"] = rows
 
 
@@ -384,7 +387,7 @@ def injury_files(persons: list[Person], est: Estate) -> dict[tuple[str, str], li
         start = 0 if est.rng.random() < 0.7 else est.rng.randrange(1, len(INJURY_MONTHS))
         leaves = est.rng.random() < 0.1
         insured.append((person, name, number, damages + d2, start, leaves,
-                        f"E{est.rng.randrange(10**7):07d}", moment(est, datetime(2023, 1, 1))))
+                        employer(est), moment(est, datetime(2023, 1, 1))))
     files: dict[tuple[str, str], list[list[str]]] = {}
     recorded: set[str] = set()
     for m, month in enumerate(INJURY_MONTHS):
@@ -393,12 +396,12 @@ def injury_files(persons: list[Person], est: Estate) -> dict[tuple[str, str], li
             members = [i for i in insured if i[0].city == city and m >= i[4]]
             truncated = bool(members) and est.chance("csv_truncated_file")
             rows = []
-            for n, (person, name, number, damages, start, leaves, employer, changed) in enumerate(
+            for n, (person, name, number, damages, start, leaves, firm, changed) in enumerate(
                     members):
                 status = "0" if leaves and m == len(INJURY_MONTHS) - 1 else "1"
                 when = month_end if status == "0" or m == start and start else changed
                 seq = str(n + 1)
-                row = [seq, name, number, person.sex, f"{person.birth:%Y%m%d}", employer, status,
+                row = [seq, name, number, person.sex, f"{person.birth:%Y%m%d}", firm, status,
                        city, f"{when:%Y-%m-%d %H:%M:%S}"]
                 damage = []
                 if truncated and n == len(members) - 1:
