@@ -90,6 +90,12 @@ def _temp_table(conn: Connection, name: str, columns: list[Column], frame: pd.Da
     return table
 
 
+def _key_columns() -> list[Column]:
+    """The source-row key, indexed: every join and delete against a key table uses it."""
+    return [Column("source_system", String(64), primary_key=True),
+            Column("source_key", String(200), primary_key=True)]
+
+
 def _same_key(table: Table, keys: Table) -> exists:
     return exists().where(and_(keys.c.source_system == table.c.source_system,
                                keys.c.source_key == table.c.source_key))
@@ -97,9 +103,8 @@ def _same_key(table: Table, keys: Table) -> exists:
 
 def changed_rows(conn: Connection, incoming: pd.DataFrame) -> pd.DataFrame:
     """The incoming source rows that are new or whose hash differs, with the ID each had before."""
-    keys = _temp_table(conn, "jinbao_incoming", [
-        Column("source_system", String(64)), Column("source_key", String(200)),
-        Column("row_hash", BigInteger)], incoming[["source_system", "source_key", "row_hash"]])
+    keys = _temp_table(conn, "jinbao_incoming", [*_key_columns(), Column("row_hash", BigInteger)],
+                       incoming[["source_system", "source_key", "row_hash"]])
     found = pd.DataFrame(conn.execute(
         select(keys.c.source_system, keys.c.source_key, source_record.c.id_number,
                source_record.c.row_hash)
@@ -111,9 +116,8 @@ def changed_rows(conn: Connection, incoming: pd.DataFrame) -> pd.DataFrame:
 
 
 def _replace_source_rows(conn: Connection, changed: pd.DataFrame) -> None:
-    keys = _temp_table(conn, "jinbao_changed", [
-        Column("source_system", String(64)), Column("source_key", String(200))],
-        changed[["source_system", "source_key"]])
+    keys = _temp_table(conn, "jinbao_changed", _key_columns(),
+                       changed[["source_system", "source_key"]])
     conn.execute(delete(source_record).where(_same_key(source_record, keys)))
     conn.execute(delete(quarantine).where(_same_key(quarantine, keys)))
     _insert(conn, source_record, changed)
