@@ -206,11 +206,11 @@ class RunSummary:
 
 def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None,
                  sources: list[str] | None = None, progress: Progress | None = None,
-                 started: datetime | None = None) -> RunSummary:
+                 started: datetime | None = None, run_id: str | None = None) -> RunSummary:
     """Every stage in order, in this process: what `jinbao run` does."""
     began = time.perf_counter()
     started = started or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    run_id = new_run_id(started)
+    run_id = run_id or new_run_id(started)
     note = progress or (lambda _stage, _detail: None)
     names = sources or list(cfg.sources)
     for name in names:

@@ -1,10 +1,10 @@
-"""Idempotent loads into the warehouse (any SQLAlchemy dialect; SQLite is the embedded default).
+"""Idempotent loads into the warehouse: SQLite (the embedded default) or PostgreSQL.
 
 Source rows are written only where their row hash changed. Every person whose rows changed (under
 the old ID or the new one) is marked dirty in the same transaction; recomputing a bucket's dirty
-people rewrites their golden record and enrollments from all their current rows. Each bucket is one
-transaction, so a crash anywhere leaves either the old or the new state of a bucket, and a rerun
-finishes the work.
+people rewrites their golden record and enrollments from all their current rows. Each bucket is
+one transaction, so a crash anywhere leaves either the old or the new state of a bucket, and a
+rerun finishes the work. All comparisons and writes are set-based SQL against staged rows.
 """
 
 from __future__ import annotations
@@ -17,19 +17,23 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
-    MetaData,
     String,
     Table,
     and_,
+    cast,
     create_engine,
     delete,
     event,
     exists,
     func,
+    insert,
+    literal,
+    or_,
     select,
-    text,
+    union,
 )
 
+from loaders.bulk import copy_into, read_frame, temp_table
 from schemas.warehouse import (
     dirty_person,
     enrollment,
@@ -42,7 +46,7 @@ from schemas.warehouse import (
 from transforms.reconcile import bucket_of, golden_enrollments, golden_persons
 
 PERSON_ATTRIBUTES = ["name", "sex", "ethnicity", "birth_date", "birth_region"]
-DATE_COLUMNS = ("birth_date", "enrolled_on")
+KEY = ("source_system", "source_key")
 
 
 def warehouse_engine(url: str) -> Engine:
@@ -66,72 +70,39 @@ def ensure_schema(engine: Engine) -> None:
     metadata.create_all(engine)
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts of plain Python values (None for missing, date for date columns)."""
-    out = frame.copy()
-    for column in DATE_COLUMNS:
-        if column in out and pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.date
-    out = out.astype(object).where(out.notna(), None)
-    return out.to_dict("records")
+def bucket_sql(id_number, buckets: int):
+    """transforms.reconcile.bucket_of, in SQL: the first 17 digits modulo the bucket count."""
+    return cast(func.substr(id_number, 1, 17), BigInteger) % buckets
 
 
-def _insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    if not frame.empty:
-        columns = [c.name for c in table.columns if c.name in frame.columns]
-        conn.execute(table.insert(), records(frame[columns]))
+def _same_key(table: Table, other: Table):
+    return and_(*(table.c[k] == other.c[k] for k in KEY))
 
 
-def _temp_table(conn: Connection, name: str, columns: list[Column], frame: pd.DataFrame) -> Table:
-    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
-    table.create(conn)
-    _insert(conn, table, frame)
-    return table
+def _changed_keys(conn: Connection, incoming: Table) -> Table:
+    """Stage the keys of incoming rows that are new or whose hash differs, with their old ID."""
+    changed = temp_table(conn, "jinbao_changed", source_record, list(KEY), key=KEY,
+                         extra=(Column("old_id", String(18)),))
+    stored = source_record
+    conn.execute(insert(changed).from_select(
+        [*KEY, "old_id"],
+        select(incoming.c.source_system, incoming.c.source_key, stored.c.id_number)
+        .select_from(incoming.outerjoin(stored, _same_key(incoming, stored)))
+        .where(or_(stored.c.row_hash.is_(None), stored.c.row_hash != incoming.c.row_hash))))
+    return changed
 
 
-def _key_columns() -> list[Column]:
-    """The source-row key, indexed: every join and delete against a key table uses it."""
-    return [Column("source_system", String(64), primary_key=True),
-            Column("source_key", String(200), primary_key=True)]
-
-
-def _same_key(table: Table, keys: Table) -> exists:
-    return exists().where(and_(keys.c.source_system == table.c.source_system,
-                               keys.c.source_key == table.c.source_key))
-
-
-def changed_rows(conn: Connection, incoming: pd.DataFrame) -> pd.DataFrame:
-    """The incoming source rows that are new or whose hash differs, with the ID each had before."""
-    keys = _temp_table(conn, "jinbao_incoming", [*_key_columns(), Column("row_hash", BigInteger)],
-                       incoming[["source_system", "source_key", "row_hash"]])
-    found = pd.DataFrame(conn.execute(
-        select(keys.c.source_system, keys.c.source_key, source_record.c.id_number,
-               source_record.c.row_hash)
-        .join(source_record, and_(source_record.c.source_system == keys.c.source_system,
-                                  source_record.c.source_key == keys.c.source_key))).all(),
-        columns=["source_system", "source_key", "old_id", "old_hash"])
-    merged = incoming.merge(found, on=["source_system", "source_key"], how="left")
-    return merged[merged["old_hash"].isna() | (merged["old_hash"] != merged["row_hash"])]
-
-
-def _replace_source_rows(conn: Connection, changed: pd.DataFrame) -> None:
-    keys = _temp_table(conn, "jinbao_changed", _key_columns(),
-                       changed[["source_system", "source_key"]])
-    conn.execute(delete(source_record).where(_same_key(source_record, keys)))
-    conn.execute(delete(quarantine).where(_same_key(quarantine, keys)))
-    _insert(conn, source_record, changed)
-
-
-def _mark_dirty(conn: Connection, ids: pd.Series, buckets: int) -> None:
-    ids = pd.Series(ids.dropna().unique(), dtype="string")
-    if ids.empty:
-        return
-    known = {row[0] for row in conn.execute(
-        select(dirty_person.c.id_number).where(dirty_person.c.id_number.in_(ids.tolist())))}
-    fresh = ids[~ids.isin(known)]
-    _insert(conn, dirty_person, pd.DataFrame({"id_number": fresh,
-                                              "bucket": bucket_of(fresh, buckets)}))
+def _mark_dirty(conn: Connection, incoming: Table, changed: Table, buckets: int) -> None:
+    """Every ID that gains or loses a row becomes dirty (once)."""
+    new_ids = (select(incoming.c.id_number.label("id_number"))
+               .join(changed, _same_key(incoming, changed))
+               .where(incoming.c.id_number.is_not(None)))
+    old_ids = select(changed.c.old_id.label("id_number")).where(changed.c.old_id.is_not(None))
+    ids = union(new_ids, old_ids).subquery()
+    conn.execute(insert(dirty_person).from_select(
+        ["id_number", "bucket"],
+        select(ids.c.id_number, bucket_sql(ids.c.id_number, buckets))
+        .where(~exists().where(dirty_person.c.id_number == ids.c.id_number))))
 
 
 def load_source_rows(engine: Engine, rows: pd.DataFrame, buckets: int,
@@ -143,15 +114,25 @@ def load_source_rows(engine: Engine, rows: pd.DataFrame, buckets: int,
     if rows.empty:
         return 0
     with engine.begin() as conn:
-        changed = changed_rows(conn, rows)
-        if changed.empty:
+        incoming = temp_table(conn, "jinbao_incoming", source_record, key=KEY)
+        copy_into(conn, incoming, rows)
+        changed = _changed_keys(conn, incoming)
+        count = conn.execute(select(func.count()).select_from(changed)).scalar_one()
+        if not count:
             return 0
-        _replace_source_rows(conn, changed.drop(columns=["old_id", "old_hash"]))
+        _mark_dirty(conn, incoming, changed, buckets)
+        for table in (quarantine, source_record):
+            conn.execute(delete(table).where(exists().where(_same_key(table, changed))))
+        columns = [c.name for c in source_record.columns]
+        conn.execute(insert(source_record).from_select(columns, select(
+            *(incoming.c[c] for c in columns)).join(changed, _same_key(incoming, changed))))
         if quarantined is not None and not quarantined.empty:
-            keep = quarantined.merge(changed[["source_system", "source_key"]])
-            _insert(conn, quarantine, keep)
-        _mark_dirty(conn, pd.concat([changed["id_number"], changed["old_id"]]), buckets)
-        return len(changed)
+            rules = temp_table(conn, "jinbao_rules", quarantine)
+            copy_into(conn, rules, quarantined)
+            names = [c.name for c in quarantine.columns]
+            conn.execute(insert(quarantine).from_select(names, select(
+                *(rules.c[c] for c in names)).join(changed, _same_key(rules, changed))))
+        return count
 
 
 def _dirty_ids(bucket: int | None):
@@ -173,6 +154,17 @@ def _changed_people(golden: pd.DataFrame, old: pd.DataFrame) -> tuple[pd.Series,
     return pd.Series(existed, index=golden.index), pd.Series(differs.to_numpy(), index=golden.index)
 
 
+def _replace(conn: Connection, table: Table, frame: pd.DataFrame, dirty) -> None:
+    """Delete `table`'s rows of the dirty people, then insert `frame` (staged, set-based)."""
+    conn.execute(delete(table).where(table.c.id_number.in_(dirty)))
+    if frame.empty:
+        return
+    staged = temp_table(conn, f"jinbao_{table.name}", table)
+    copy_into(conn, staged, frame)
+    names = [c.name for c in table.columns]
+    conn.execute(insert(table).from_select(names, select(*(staged.c[c] for c in names))))
+
+
 def recompute_dirty(engine: Engine, run_id: str, valid_from: datetime, buckets: int,
                     bucket: int | None = None) -> dict[str, int]:
     """Rewrite the golden records of the dirty people of one bucket (or all), in one transaction.
@@ -182,32 +174,33 @@ def recompute_dirty(engine: Engine, run_id: str, valid_from: datetime, buckets: 
     """
     with engine.begin() as conn:
         dirty = _dirty_ids(bucket)
-        rows = pd.read_sql(select(source_record).where(
-            source_record.c.outcome == "accepted", source_record.c.id_number.in_(dirty)), conn)
-        old = pd.read_sql(select(person).where(person.c.id_number.in_(dirty)), conn)
         count = conn.execute(select(func.count()).select_from(dirty.subquery())).scalar_one()
         if not count:
             return {"persons_written": 0, "persons_removed": 0}
+        rows = read_frame(conn, select(source_record).where(
+            source_record.c.outcome == literal("accepted"),
+            source_record.c.id_number.in_(dirty)))
+        old = read_frame(conn, select(person).where(person.c.id_number.in_(dirty)))
         rows["updated_at"] = pd.to_datetime(rows["updated_at"])
+        for column in ("name", "ethnicity", "source_system", "source_key", "id_number"):
+            rows[column] = rows[column].astype("string")
         golden = golden_persons(rows)
         golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
         existed, differs = _changed_people(golden, old)
         previous = old.set_index("id_number").reindex(golden["id_number"])
-        golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
         keep = (existed & ~differs).to_numpy()
-        golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
         same_meta = ((previous["source_rows"].to_numpy() == golden["source_rows"].to_numpy())
                      & (previous["name_source"].to_numpy() == golden["name_source"].to_numpy()))
+        golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
+        golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
         golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
         gone = old[~old["id_number"].isin(golden["id_number"])]
         replaced = old[old["id_number"].isin(golden.loc[existed & differs, "id_number"])]
         history = pd.concat([replaced, gone])
         if not history.empty:
-            _insert(conn, person_history, history.assign(valid_to=valid_from, run_id=run_id))
-        conn.execute(delete(person).where(person.c.id_number.in_(dirty)))
-        _insert(conn, person, golden)
-        conn.execute(delete(enrollment).where(enrollment.c.id_number.in_(dirty)))
-        _insert(conn, enrollment, golden_enrollments(rows))
+            copy_into(conn, person_history, history.assign(valid_to=valid_from, run_id=run_id))
+        _replace(conn, person, golden, dirty)
+        _replace(conn, enrollment, golden_enrollments(rows), dirty)
         done = delete(dirty_person)
         conn.execute(done if bucket is None else done.where(dirty_person.c.bucket == bucket))
         written = int((~(keep & same_meta)).sum())

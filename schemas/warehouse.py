@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
 )
 
-from schemas.fields import ENROLLMENT, PERSON, Field
+from schemas.fields import ENROLLMENT, PERSON, SOURCE_ROW, Field
 
 metadata = MetaData()
 
@@ -23,14 +23,16 @@ _TYPES = {"date": Date, "timestamp": DateTime}
 
 
 def _column(field: Field, primary_key: bool, lenient: bool) -> Column:
-    kind = _TYPES[field.kind]() if field.kind in _TYPES else String(field.length)
+    length = None if lenient else field.length  # a rejected row may hold anything
+    kind = _TYPES[field.kind]() if field.kind in _TYPES else String(length)
     comment = " ".join(p for p in (field.code, field.label_zh) if p)
     nullable = not primary_key and (field.nullable or lenient)
     return Column(field.name, kind, primary_key=primary_key, nullable=nullable, comment=comment)
 
 
 def _fields(fields: tuple[Field, ...], keys: tuple[str, ...], lenient: bool = False) -> list[Column]:
-    """Columns of the field specs; `lenient` allows NULL everywhere (rows as the source had them)."""
+    """Columns of the field specs; `lenient`: any length, NULL anywhere (rows as the source had
+    them, rejected ones included)."""
     return [_column(f, f.name in keys, lenient) for f in fields]
 
 
@@ -39,7 +41,7 @@ person = Table(
     *_fields(PERSON, ("id_number",)),
     Column("bucket", Integer, nullable=False),
     Column("source_rows", Integer, nullable=False, comment="source rows merged into this person"),
-    Column("name_source", String(200), comment="source_system|source_key that supplied the name"),
+    Column("name_source", String(), comment="source_system|source_key that supplied the name"),
     Column("valid_from", DateTime, nullable=False),
     Column("created_run", String(64), nullable=False),
     Column("updated_run", String(64), nullable=False),
@@ -50,7 +52,7 @@ person_history = Table(
     *_fields(PERSON, ("id_number",)),
     Column("valid_from", DateTime, primary_key=True),
     Column("valid_to", DateTime, nullable=False),
-    Column("name_source", String(200)),
+    Column("name_source", String()),
     Column("run_id", String(64), nullable=False, comment="run that replaced this version"),
 )
 
@@ -58,23 +60,19 @@ enrollment = Table(
     "enrollment", metadata,
     *_fields(ENROLLMENT, ("id_number", "scheme", "pooling_region")),
     Column("source_system", String(64), nullable=False),
-    Column("source_key", String(200), nullable=False),
+    Column("source_key", String(), nullable=False),
     Column("run_id", String(64), nullable=False),
 )
 
 source_record = Table(
     "source_record", metadata,
     Column("source_system", String(64), primary_key=True),
-    Column("source_key", String(200), primary_key=True),
+    Column("source_key", String(), primary_key=True),
     Column("row_hash", BigInteger, nullable=False),
     Column("outcome", String(12), nullable=False, comment="accepted | quarantined"),
     Column("id_number", String(18), index=True, comment="the person it belongs to; NULL if quarantined"),
     Column("bucket", Integer),
-    Column("name", String(200)),
-    Column("sex", String(1)),
-    Column("ethnicity", String(2)),
-    Column("birth_date", Date),
-    *_fields(ENROLLMENT[1:], (), lenient=True),
+    *_fields(SOURCE_ROW[1:], (), lenient=True),
     Column("watermark", String(32)),
     Column("run_id", String(64), nullable=False),
 )
@@ -82,7 +80,7 @@ source_record = Table(
 quarantine = Table(
     "quarantine", metadata,
     Column("source_system", String(64), primary_key=True),
-    Column("source_key", String(200), primary_key=True),
+    Column("source_key", String(), primary_key=True),
     Column("rule", String(64), primary_key=True),
     Column("detail", Text),
     Column("raw_row", Text, comment="the row as extracted, JSON; may hold personal data"),

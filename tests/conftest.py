@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from jinbao.config import Config, load_config
 from jinbao.estate import build_estate
@@ -49,3 +54,44 @@ def written_config(cfg: Config, path: Path) -> Path:
         lines.append(f'[sources.{name}]\nsystem = "{source.system}"\n{where}\n')
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+SERVERS = {
+    "postgres": ("postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
+                 "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"),
+    "mariadb": ("mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4",
+                "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd"),
+}
+
+
+def _scratch_database(kind: str) -> Iterator[str]:
+    """A new, empty database on a local server, dropped afterwards."""
+    template, start = SERVERS[kind]
+    admin_db = "postgres" if kind == "postgres" else ""
+    name = f"jinbao_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(template.format(db=admin_db), isolation_level="AUTOCOMMIT")
+    try:
+        conn = admin.connect()
+    except OperationalError as error:
+        if os.environ.get("JINBAO_SKIP_SERVERS"):
+            pytest.skip(f"{kind} not running and JINBAO_SKIP_SERVERS is set")
+        pytest.fail(f"{kind} is not reachable ({str(error).splitlines()[0]}); start it: {start}")
+    with conn:
+        charset = " CHARACTER SET utf8mb4" if kind == "mariadb" else ""
+        conn.execute(text(f"CREATE DATABASE {name}{charset}"))
+        try:
+            yield template.format(db=name)
+        finally:
+            force = " WITH (FORCE)" if kind == "postgres" else ""
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from _scratch_database("postgres")
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    yield from _scratch_database("mariadb")

@@ -30,11 +30,17 @@ def _rows(specs: list[tuple[str, str, str, str]], run_id: str = "r1") -> pd.Data
     return frame[RECORD_COLUMNS]
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = warehouse_engine(f"sqlite:///{tmp_path / 'w.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, tmp_path):
+    """The same tests on the embedded default and on PostgreSQL (the COPY path)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'w.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = warehouse_engine(url)
     ensure_schema(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def _load(engine, rows, run_id):
@@ -83,3 +89,13 @@ def test_row_moving_to_another_id_updates_both_people(engine):
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(dirty_person)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(source_record)).scalar_one() == 2
+
+
+def test_hostile_names_survive_the_bulk_path(engine):
+    hostile = "x'); DROP TABLE person;--\t\"q,\"\n\\N" + "\x00end"
+    _load(engine, _rows([("medical", "M1", A, hostile), ("pension", "1", A, hostile)]), "r1")
+    stored = _table(engine, person)["name"].iloc[0]
+    # PostgreSQL text cannot hold NUL: it alone becomes U+FFFD there; the rest is verbatim.
+    expected = hostile if engine.dialect.name == "sqlite" else hostile.replace("\x00", "\ufffd")
+    assert stored == expected
+    assert _table(engine, source_record)["name"].tolist() == [expected, expected]

@@ -1,0 +1,114 @@
+"""Bulk paths per dialect: temporary tables, COPY in and out for PostgreSQL, executemany elsewhere.
+
+PostgreSQL gets CSV COPY in both directions on the transaction's own connection (pyarrow writes
+and parses the CSV in C++); other dialects (SQLite, the embedded default) use SQLAlchemy's
+executemany and pandas.read_sql. Everything else the loader does is set-based SQL that any
+dialect runs.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    text,
+)
+
+DATE_COLUMNS = ("birth_date", "enrolled_on", "valid_from", "valid_to")
+
+
+def temp_table(conn: Connection, name: str, like: Table, columns: list[str] | None = None,
+               key: tuple[str, ...] = (), extra: tuple[Column, ...] = ()) -> Table:
+    """A temporary table with `like`'s columns (or those named) and `extra`, primary key `key`."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    chosen = [Column(c.name, c.type, primary_key=c.name in key) for c in like.columns
+              if columns is None or c.name in columns]
+    table = Table(name, MetaData(), *chosen, *extra, prefixes=["TEMPORARY"])
+    table.create(conn)
+    return table
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values (None for missing, date for date columns)."""
+    out = frame.copy()
+    for column in out.columns:
+        if column in DATE_COLUMNS[:2] and pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.date
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict("records")
+
+
+def _without_nul(table: pa.Table) -> pa.Table:
+    """PostgreSQL text cannot hold NUL: it becomes U+FFFD (the raw row keeps it, escaped)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            table = table.set_column(i, field.name, pc.replace_substring(
+                table.column(i), "\x00", "\ufffd"))
+    return table
+
+
+def copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """Append `frame`'s rows (columns matched by name) to `table` in the open transaction."""
+    if frame.empty:
+        return
+    columns = [c.name for c in table.columns if c.name in frame.columns]
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), records(frame[columns]))
+        return
+    arrow = _without_nul(pa.Table.from_pandas(frame[columns], preserve_index=False))
+    buffer = io.BytesIO()
+    pacsv.write_csv(arrow, buffer, pacsv.WriteOptions(include_header=False,
+                                                      quoting_style="needed"))
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    cursor = conn.connection.dbapi_connection.cursor()
+    with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+
+
+def _arrow_type(column) -> pa.DataType:
+    kind = column.type
+    if isinstance(kind, DateTime):
+        return pa.timestamp("us")
+    if isinstance(kind, Date):
+        return pa.date32()
+    if isinstance(kind, BigInteger | Integer):
+        return pa.int64()
+    if isinstance(kind, Float):
+        return pa.float64()
+    return pa.string()
+
+
+def read_frame(conn: Connection, statement: Select) -> pd.DataFrame:
+    """The rows of `statement` as a DataFrame (COPY TO for PostgreSQL)."""
+    if conn.dialect.name != "postgresql":
+        return pd.read_sql(statement, conn)
+    sql = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    cursor = conn.connection.dbapi_connection.cursor()
+    buffer = io.BytesIO()
+    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    columns = list(statement.selected_columns)
+    types = {c.name: _arrow_type(c) for c in columns}
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=False)
+    if buffer.tell() == 0:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in types})
+    buffer.seek(0)
+    table = pacsv.read_csv(buffer, convert_options=options)
+    return table.to_pandas()
