@@ -111,10 +111,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_estate_build(args: argparse.Namespace) -> int:
     from jinbao.estate import build_estate
 
+    engines = {}
+    for spec in args.engine or []:
+        system, _, url = spec.partition("=")
+        if not url:
+            raise ConfigError(f"--engine {spec!r}: write it as SYSTEM=URL, e.g. "
+                              "pension=postgresql+psycopg://postgres@127.0.0.1/pension")
+        engines[system] = url
     with _progress() as bar:
         task = bar.add_task("estate", total=None)
-        counts = build_estate(args.persons, args.seed, Path(args.out),
-                              progress=lambda step: bar.update(task, description=step))
+        try:
+            counts = build_estate(args.persons, args.seed, Path(args.out),
+                                  progress=lambda step: bar.update(task, description=step),
+                                  engines=engines)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     rows = sum(v for k, v in counts.items() if k != "persons")
     out.print(f"estate of {args.persons:,} persons, {rows:,} source rows in {args.out}")
     for system, count in counts.items():
@@ -151,6 +162,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--persons", type=int, default=DEMO_PERSONS)
     build.add_argument("--seed", type=int, default=DEMO_SEED)
     build.add_argument("--out", default=".jinbao/estate")
+    build.add_argument("--engine", action="append", metavar="SYSTEM=URL",
+                       help="place a database system on another engine (repeatable)")
     build.set_defaults(func=cmd_estate_build)
 
     run = commands.add_parser("run", help="extract, repair, reconcile and load every source")

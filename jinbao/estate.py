@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine
+import pandas as pd
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from extractors.legacy_tables import (
     INJURY_COLUMNS,
@@ -176,10 +178,11 @@ def damaged_name(person: Person, system: str, est: Estate) -> tuple[str, list[st
         name, done = name[0] + "\u3000" + name[1:], done + ["name_fullwidth_space"]
     if est.chance("name_trailing_space"):
         name, done = name + "  ", done + ["name_trailing_space"]
-    if system == "medical" and any(c in RARE_CHARS for c in name):
-        name, done = "".join("?" if c in RARE_CHARS else c for c in name), done + ["name_gbk_lost"]
     if est.chance("name_hostile"):
         name, done = est.rng.choice(HOSTILE).format(name=name), done + ["name_hostile"]
+    if system == "medical":  # the vendor system stores GBK: what GBK lacks comes back as '?'
+        stored = name.encode("gbk", errors="replace").decode("gbk")
+        name, done = stored, done + (["name_gbk_lost"] if stored != name else [])
     return name, done
 
 
@@ -433,16 +436,47 @@ def write_injury(files: dict[tuple[str, str], list[list[str]]], root: Path) -> N
                     writer.writerow(row)
 
 
+def ensure_database(url: str) -> None:
+    """Create the database a PostgreSQL or MariaDB URL names, if it does not exist yet."""
+    target = make_url(url)
+    if target.get_backend_name() not in ("postgresql", "mysql", "mariadb"):
+        return
+    postgres = target.get_backend_name() == "postgresql"
+    admin = create_engine(target.set(database="postgres" if postgres else ""),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if postgres:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                 {"d": target.database}).first()
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+        else:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{target.database}` "
+                              "CHARACTER SET utf8mb4"))
+    admin.dispose()
+
+
 def write_database(system: str, url: str, tables: dict[str, list[dict]]) -> None:
-    engine = create_engine(url)
-    metadata = METADATA[system]
-    metadata.drop_all(engine)
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            if tables.get(table.name):
-                conn.execute(table.insert(), tables[table.name])
-    engine.dispose()
+    """(Re)create a system's tables on any engine and fill them (COPY on PostgreSQL)."""
+    from loaders.bulk import copy_into
+
+    try:
+        ensure_database(url)
+        engine = create_engine(url)
+        metadata = METADATA[system]
+        metadata.drop_all(engine)
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            for table in metadata.sorted_tables:
+                rows = tables.get(table.name)
+                if rows:
+                    frame = pd.DataFrame(rows, columns=[c.name for c in table.columns])
+                    copy_into(conn, table, frame)
+        engine.dispose()
+    except SQLAlchemyError as error:
+        where = make_url(url).render_as_string(hide_password=True)
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0][:300]
+        raise ValueError(f"system {system}: cannot write to {where} ({reason})") from None
 
 
 CONFIG_TEMPLATE = """\
@@ -458,9 +492,28 @@ gx_root = "gx"
 {sources}"""
 
 
+def _config_url(system: str, url: str | None) -> str:
+    """The URL as jinbao.toml records it: a password is never written, an env var stands in."""
+    if url is None:
+        return f"sqlite:///{system}.db"
+    if make_url(url).password:
+        return "${JINBAO_" + system.upper() + "_URL}"
+    return url
+
+
 def build_estate(persons: int, seed: int, out: Path,
-                 progress: Callable[[str], None] = lambda _: None) -> dict[str, int]:
-    """Write the five legacy systems, truth.csv, damage.csv and jinbao.toml under `out`."""
+                 progress: Callable[[str], None] = lambda _: None,
+                 engines: dict[str, str] | None = None) -> dict[str, int]:
+    """Write the five legacy systems, truth.csv, damage.csv and jinbao.toml under `out`.
+
+    `engines` places database systems elsewhere than the default SQLite file in `out`
+    ({"medical": "mysql+pymysql://root@127.0.0.1/medical?charset=utf8mb4", ...}).
+    """
+    engines = engines or {}
+    unknown = set(engines) - set(METADATA)
+    if unknown:
+        raise ValueError(f"--engine names {', '.join(sorted(unknown))}; database systems are "
+                         f"{', '.join(METADATA)} (injury is always CSV files)")
     out.mkdir(parents=True, exist_ok=True)
     est = Estate(rng=random.Random(seed))
     progress("people")
@@ -474,7 +527,7 @@ def build_estate(persons: int, seed: int, out: Path,
                  "unemployment": (unemployment_insured.name,), "maternity": (sy_cbry.name,)}
     for system, tables in tables_of.items():
         progress(f"write {system}")
-        write_database(system, f"sqlite:///{out / system}.db",
+        write_database(system, engines.get(system, f"sqlite:///{out / system}.db"),
                        {name: est.rows[name] for name in tables})
     write_injury(files, out / "injury")
     with (out / "truth.csv").open("w", encoding="utf-8", newline="") as handle:
@@ -487,7 +540,8 @@ def build_estate(persons: int, seed: int, out: Path,
         writer.writerows(est.damage)
     sources = "".join(
         f'\n[sources.{system}]\nsystem = "{system}"\n'
-        + (f'path = "{system}"\n' if system == "injury" else f'url = "sqlite:///{system}.db"\n')
+        + (f'path = "{system}"\n' if system == "injury"
+           else f'url = "{_config_url(system, engines.get(system))}"\n')
         for system in ("pension", "medical", "unemployment", "injury", "maternity"))
     (out / "jinbao.toml").write_text(
         CONFIG_TEMPLATE.format(persons=persons, seed=seed, sources=sources), encoding="utf-8")
