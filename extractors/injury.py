@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import calendar
 import csv
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 
 from extractors.legacy_tables import INJURY_COLUMNS
@@ -78,17 +78,21 @@ def file_rows(path: Path, month: str, source_name: str) -> list[dict]:
 
 
 COLUMNS = (*INJURY_COLUMNS, "city", "month", "_watermark", "_extract_rule", "_source_key")
+SCHEMA = pa.schema([(c, pa.string()) for c in COLUMNS])
 
 
-def extract(source: SourceConfig, since: str | None, until: str | None) -> pa.Table:
+def extract(source: SourceConfig, since: str | None, until: str | None) -> Iterator[pa.Table]:
+    """One table per export file, newest month first; a key already read from a later month
+    is skipped (the latest month wins), so memory holds one file and the set of keys."""
     root = Path(source.path)
     if not root.is_dir():
         raise ExportFormatError(f"source {source.name}: export folder {root} does not exist")
-    rows = []
-    for month in months_in_window(root, since, until):
-        for path in sorted((root / month).glob("*.csv")):
-            rows.extend(file_rows(path, month, source.name))
-    frame = pd.DataFrame(rows, columns=list(COLUMNS), dtype=pd.StringDtype("pyarrow"))
-    frame = frame.drop_duplicates("_source_key", keep="last")  # the latest month wins
-    schema = pa.schema([(c, pa.string()) for c in COLUMNS])
-    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    seen: set[str] = set()
+    paths = [(month, path) for month in reversed(months_in_window(root, since, until))
+             for path in sorted((root / month).glob("*.csv"))]
+    if not paths:
+        yield SCHEMA.empty_table()
+    for month, path in paths:
+        rows = [r for r in file_rows(path, month, source.name) if r["_source_key"] not in seen]
+        seen.update(r["_source_key"] for r in rows)
+        yield pa.Table.from_pylist(rows, schema=SCHEMA)

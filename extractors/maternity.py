@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 
 from extractors.legacy_tables import sy_cbry
@@ -9,5 +11,5 @@ from extractors.sql import single_table
 from jinbao.config import SourceConfig
 
 
-def extract(source: SourceConfig, since: str | None, until: str | None) -> pa.Table:
+def extract(source: SourceConfig, since: str | None, until: str | None) -> Iterator[pa.Table]:
     return single_table(source, sy_cbry, "gxsj", "grbh", since, until)

@@ -1,49 +1,27 @@
-"""Shared SQL reading: a SQLAlchemy statement -> an Arrow table of text columns."""
+"""Shared SQL reading: a SQLAlchemy statement -> a stream of Arrow batches of text columns.
+
+SQLAlchemy builds the statement (and renders it for the source's dialect); the rows travel on
+the Arrow-native path of each engine: ADBC for PostgreSQL and SQLite, connectorx for
+MySQL/MariaDB, SQLAlchemy's own cursor for anything else. Every column is cast to text in the
+query itself, so each engine hands over the same shape and legacy values are repaired later.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Select, Table, create_engine, select
+from sqlalchemy import ColumnElement, Select, Table, Text, cast, create_engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from jinbao.config import SourceConfig
 
+BATCH_ROWS = 200_000
+
 
 class SourceUnavailable(RuntimeError):
     """A legacy database could not be read (refused, down, or died mid-read)."""
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return str(value)
-
-
-def text_table(url: str, statement: Select, source_name: str, batch_rows: int = 50_000) -> pa.Table:
-    """Run `statement` and return every column as text (legacy values are repaired later)."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True).execute(statement)
-            names = list(result.keys())
-            batches = []
-            for rows in result.partitions(batch_rows):
-                columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
-                batches.append(pa.record_batch(
-                    [pa.array([_text(v) for v in col], pa.string()) for col in columns],
-                    names=names))
-    except SQLAlchemyError as error:
-        reason = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
-        raise SourceUnavailable(f"source {source_name}: cannot read ({reason})") from None
-    finally:
-        engine.dispose()
-    schema = pa.schema([(n, pa.string()) for n in names])
-    return pa.Table.from_batches(batches, schema=schema)
 
 
 def parse_moment(text: str | None) -> datetime | None:
@@ -61,10 +39,94 @@ def windowed(statement: Select, changed: ColumnElement, since: str | None, until
     return statement
 
 
+def as_text(column: ColumnElement, name: str) -> ColumnElement:
+    return cast(column, Text).label(name)
+
+
 def single_table(source: SourceConfig, table: Table, changed: str, key: str, since: str | None,
-                 until: str | None, bound: Callable[[str], object] = parse_moment) -> pa.Table:
+                 until: str | None, bound: Callable[[str], object] = parse_moment
+                 ) -> Iterator[pa.Table]:
     """A one-table system: every column, plus _watermark and _source_key, in key order."""
     c = table.c
-    statement = select(*table.c, c[changed].label("_watermark"), c[key].label("_source_key"))
+    statement = select(*(as_text(col, col.name) for col in table.c),
+                       as_text(c[changed], "_watermark"), as_text(c[key], "_source_key"))
     statement = windowed(statement.order_by(c[key]), c[changed], since, until, bound)
-    return text_table(source.url, statement, source.name)
+    return text_batches(source, statement)
+
+
+def _adbc_postgres(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    import adbc_driver_postgresql.dbapi as adbc
+
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc.connect(uri) as conn, conn.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{
+            "adbc.postgresql.batch_size_hint_bytes": str(batch_rows * 200)})
+        cursor.execute(sql)
+        yield from cursor.fetch_record_batch()
+
+
+def _adbc_sqlite(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(url.database) as conn, conn.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cursor.execute(sql)
+        yield from cursor.fetch_record_batch()
+
+
+def _connectorx(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    import connectorx
+
+    uri = url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
+    yield from connectorx.read_sql(uri, sql, return_type="arrow_stream", batch_size=batch_rows)
+
+
+def _sqlalchemy(url, statement: Select, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(statement)
+            names = list(result.keys())
+            for rows in result.partitions(batch_rows):
+                columns = list(zip(*rows, strict=True))
+                yield pa.record_batch([pa.array(col, pa.string()) for col in columns], names=names)
+    finally:
+        engine.dispose()
+
+
+READERS = {"postgresql": _adbc_postgres, "sqlite": _adbc_sqlite, "mysql": _connectorx,
+           "mariadb": _connectorx}
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import adbc_driver_manager
+
+    return (SQLAlchemyError, adbc_driver_manager.Error, RuntimeError, OSError)
+
+
+def text_batches(source: SourceConfig, statement: Select,
+                 batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
+    """Stream `statement`'s rows from `source` as Arrow tables of text, `batch_rows` at a time."""
+    url = make_url(source.url)
+    backend = url.get_backend_name()
+    names = [c.name for c in statement.selected_columns]
+    schema = pa.schema([(n, pa.string()) for n in names])
+    if backend in READERS:
+        sql = str(statement.compile(dialect=url.get_dialect()(),
+                                    compile_kwargs={"literal_binds": True}))
+        batches = READERS[backend](url, sql, batch_rows)
+    else:
+        batches = _sqlalchemy(url, statement, batch_rows)
+    try:
+        empty = True
+        for batch in batches:
+            empty = False
+            yield pa.Table.from_batches([pa.RecordBatch.from_arrays(
+                [col.cast(pa.string()) for col in batch.columns], schema=schema)])
+        if empty:
+            yield schema.empty_table()
+    except _driver_errors() as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        raise SourceUnavailable(
+            f"source {source.name}: cannot read ({reason[0] if reason else type(error).__name__})"
+        ) from None

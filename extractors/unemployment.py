@@ -5,6 +5,8 @@ The watermark 修改时间 is text 'YYYY/MM/DD HH:MM:SS', compared as text in th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 
 from extractors.legacy_tables import unemployment_insured
@@ -17,6 +19,6 @@ def legacy_text(moment: str) -> str:
     return f"{parse_moment(moment):%Y/%m/%d %H:%M:%S}"
 
 
-def extract(source: SourceConfig, since: str | None, until: str | None) -> pa.Table:
+def extract(source: SourceConfig, since: str | None, until: str | None) -> Iterator[pa.Table]:
     return single_table(source, unemployment_insured, "修改时间", "个人编号", since, until,
                         bound=legacy_text)

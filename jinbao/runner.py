@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extractors.registry import extract
+from extractors.registry import extract_batches
 from jinbao.config import Config
 from loaders.ledger import record_run, watermarks
 from loaders.warehouse import ensure_schema, load_source_rows, recompute_dirty, warehouse_engine
@@ -67,25 +68,42 @@ def row_hashes(frame: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series
     return pd.util.hash_pandas_object(content, index=False).astype("int64")
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+RECORD_SCHEMA = pa.schema([
+    (name, {"row_hash": pa.int64(), "bucket": pa.int64(), "birth_date": pa.date32(),
+            "enrolled_on": pa.date32(), "updated_at": pa.timestamp("us")}.get(name, pa.string()))
+    for name in RECORD_COLUMNS])
+RULE_SCHEMA = pa.schema([(n, pa.string()) for n in (
+    "source_system", "source_key", "rule", "detail", "raw_row", "run_id")])
 
 
-def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None = None,
-                 until: str | None = None) -> dict:
-    """Extract, standardise and validate one source's window; write the staging files.
+def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    table = pa.Table.from_pandas(frame[schema.names], preserve_index=False)
+    return table.cast(schema)
 
-    Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule, the
-    window, the newest watermark seen and the GX result.
-    """
-    began = time.perf_counter()
-    source = cfg.source(source_name)
-    raw = extract(source, since, until, run_id)
-    rows = standardized(raw, source.system)
+
+class StagingWriter:
+    """Parquet files of one stage, appended batch by batch (one row group per batch)."""
+
+    def __init__(self) -> None:
+        self.writers: dict[Path, pq.ParquetWriter] = {}
+
+    def write(self, path: Path, table: pa.Table) -> None:
+        if path not in self.writers:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.writers[path] = pq.ParquetWriter(path, table.schema)
+        self.writers[path].write_table(table)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+
+def source_records(raw: pa.Table, system: str, source_name: str, run_id: str,
+                   buckets: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One raw batch -> (source_record rows, quarantine rows, rule failures per row)."""
+    rows = standardized(raw, system)
     failures = failed_rules(rows)
     rejected = failures.any(axis=1).to_numpy()
-
     record = pd.DataFrame({
         "source_system": source_name,
         "source_key": rows["_source_key"],
@@ -99,28 +117,69 @@ def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None =
         "run_id": run_id,
     })
     record["row_hash"] = row_hashes(record, rule_lists(failures))
-    record["bucket"] = bucket_of(record["id_number"].fillna("0"), cfg.buckets).where(~rejected)
-    record = record[RECORD_COLUMNS]
+    record["bucket"] = bucket_of(record["id_number"].fillna("0"), buckets).where(~rejected)
+    rules = quarantine_rows(rows, failures, raw).assign(source_system=source_name, run_id=run_id)
+    return record[RECORD_COLUMNS], rules, failures
 
+
+def _gx_summary(results: list[dict]) -> dict:
+    if not results:
+        return {"success": True, "evaluated": 0, "unsuccessful": 0, "batches": 0}
+    return {"success": all(r["success"] for r in results),
+            "evaluated": sum(r["evaluated"] for r in results),
+            "unsuccessful": sum(r["unsuccessful"] for r in results),
+            "failed": sorted({f for r in results for f in r["failed"]}),
+            "batches": len(results), "data_docs": results[0]["data_docs"]}
+
+
+def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None = None,
+                 until: str | None = None) -> dict:
+    """Extract, standardise and validate one source's window, batch by batch; write the
+    staging files. Memory holds one batch, whatever the source's size.
+
+    Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule, the
+    window, the newest watermark seen and the GX result.
+    """
+    began = time.perf_counter()
+    source = cfg.source(source_name)
     folder = run_dir(cfg, run_id)
-    accepted = record[~rejected]
-    for bucket, part in accepted.groupby("bucket"):
-        _write(part, folder / "accepted" / source_name / f"part-{int(bucket):04d}.parquet")
-    quarantined = quarantine_rows(rows, failures, raw).assign(source_system=source_name,
-                                                              run_id=run_id)
-    _write(record[rejected], folder / "quarantined" / source_name / "records.parquet")
-    _write(quarantined, folder / "quarantined" / source_name / "rules.parquet")
-
-    gx = (validate_accepted(accepted, source_name, run_id, cfg.gx_root)
-          if len(accepted) else {"success": True, "evaluated": 0, "unsuccessful": 0})
+    for stage in ("accepted", "quarantined"):  # a retried stage starts clean
+        shutil.rmtree(folder / stage / source_name, ignore_errors=True)
+    writer = StagingWriter()
+    counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
+    rules: dict[str, int] = {}
+    watermark, gx = None, []
+    try:
+        for raw in extract_batches(source, since, until, run_id):
+            if raw.num_rows == 0:
+                continue
+            record, rule_rows, failures = source_records(raw, source.system, source_name,
+                                                         run_id, cfg.buckets)
+            accepted = record[record["outcome"] == "accepted"]
+            for bucket, part in accepted.groupby("bucket"):
+                writer.write(folder / "accepted" / source_name / f"part-{int(bucket):04d}.parquet",
+                             _arrow(part, RECORD_SCHEMA))
+            writer.write(folder / "quarantined" / source_name / "records.parquet",
+                         _arrow(record[record["outcome"] == "quarantined"], RECORD_SCHEMA))
+            writer.write(folder / "quarantined" / source_name / "rules.parquet",
+                         _arrow(rule_rows, RULE_SCHEMA))
+            counts["extracted"] += len(record)
+            counts["accepted"] += len(accepted)
+            counts["quarantined"] += len(record) - len(accepted)
+            for name, count in failures.sum().items():
+                if count:
+                    rules[name] = rules.get(name, 0) + int(count)
+            top = record["watermark"].max()
+            watermark = top if watermark is None or (top and top > watermark) else watermark
+            if len(accepted):
+                gx.append(validate_accepted(accepted, source_name, run_id, cfg.gx_root))
+    finally:
+        writer.close()
     manifest = {
         "source_name": source_name, "system": source.system, "run_id": run_id,
-        "window_since": since, "window_until": until,
-        "extracted": len(rows), "accepted": int((~rejected).sum()),
-        "quarantined": int(rejected.sum()),
-        "rules": {k: int(v) for k, v in failures.sum().items() if v},
-        "new_watermark": rows["_watermark"].max() if len(rows) else None,
-        "gx": gx, "seconds": round(time.perf_counter() - began, 3),
+        "window_since": since, "window_until": until, **counts, "rules": rules,
+        "new_watermark": watermark, "gx": _gx_summary(gx),
+        "seconds": round(time.perf_counter() - began, 3),
     }
     path = folder / "manifests" / f"{source_name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

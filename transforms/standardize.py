@@ -129,7 +129,7 @@ def standardized(raw: pa.Table, system: str) -> pd.DataFrame:
     ids = repaired_ids(frame[profile.id_number], as_of=updated_at)
     out = pd.DataFrame(index=frame.index)
     out["_source_key"] = frame["_source_key"].astype(STRING)
-    out["_watermark"] = frame["_watermark"].astype(STRING).str.replace("/", "-", regex=False)
+    out["_watermark"] = frame["_watermark"].astype(STRING)
     out["_extract_rule"] = _column(frame, "_extract_rule" if "_extract_rule" in frame else None)
     out["id_raw"] = frame[profile.id_number].astype(STRING)
     out = out.join(ids)

@@ -4,8 +4,9 @@ import csv
 
 import pytest
 
-from extractors.injury import ExportFormatError, extract
+from extractors.injury import ExportFormatError
 from extractors.legacy_tables import INJURY_COLUMNS
+from extractors.registry import extract
 from jinbao.config import SourceConfig
 
 
