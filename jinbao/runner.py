@@ -81,6 +81,19 @@ def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return table.cast(schema)
 
 
+class Stopwatch:
+    """Seconds spent per step, summed over batches (for the manifest and the benchmark)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + now - self._last, 4)
+        self._last = now
+
+
 class StagingWriter:
     """Parquet files of one stage, appended batch by batch (one row group per batch)."""
 
@@ -149,13 +162,16 @@ def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None =
     counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
     rules: dict[str, int] = {}
     watermark, gx = None, []
+    clock = Stopwatch()
     try:
         for raw in extract_batches(source, since, until, run_id):
+            clock.lap("extract")
             if raw.num_rows == 0:
                 continue
             record, rule_rows, failures = source_records(raw, source.system, source_name,
                                                          run_id, cfg.buckets)
             accepted = record[record["outcome"] == "accepted"]
+            clock.lap("transform")
             for bucket, part in accepted.groupby("bucket"):
                 writer.write(folder / "accepted" / source_name / f"part-{int(bucket):04d}.parquet",
                              _arrow(part, RECORD_SCHEMA))
@@ -171,14 +187,16 @@ def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None =
                     rules[name] = rules.get(name, 0) + int(count)
             top = record["watermark"].max()
             watermark = top if watermark is None or (top and top > watermark) else watermark
+            clock.lap("stage_write")
             if len(accepted):
                 gx.append(validate_accepted(accepted, source_name, run_id, cfg.gx_root))
+            clock.lap("validate")
     finally:
         writer.close()
     manifest = {
         "source_name": source_name, "system": source.system, "run_id": run_id,
         "window_since": since, "window_until": until, **counts, "rules": rules,
-        "new_watermark": watermark, "gx": _gx_summary(gx),
+        "new_watermark": watermark, "gx": _gx_summary(gx), "timings": clock.seconds,
         "seconds": round(time.perf_counter() - began, 3),
     }
     path = folder / "manifests" / f"{source_name}.json"
@@ -202,7 +220,8 @@ def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     rows, rules = _read([folder / "records.parquet"]), _read([folder / "rules.parquet"])
-    changed = load_source_rows(engine, rows, cfg.buckets, quarantined=rules)
+    with engine.begin() as conn:
+        changed = load_source_rows(conn, rows, cfg.buckets, quarantined=rules)
     engine.dispose()
     log.info("source %s: %d quarantined rows, %d changed", source_name, len(rows), changed)
     return {"source_name": source_name, "rows": len(rows), "changed": changed}
@@ -215,12 +234,17 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
     rows = _read(paths)
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
-    changed = load_source_rows(engine, rows, cfg.buckets)
-    people = recompute_dirty(engine, run_id, valid_from, cfg.buckets, bucket)
+    clock = Stopwatch()
+    with engine.begin() as conn:  # one transaction per bucket: rows and golden records
+        changed = load_source_rows(conn, rows, cfg.buckets)
+        clock.lap("write_rows")
+        people = recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket)
+        clock.lap("reconcile")
     engine.dispose()
     log.info("bucket %d: %d accepted rows, %d changed, %d persons written, %d removed", bucket,
              len(rows), changed, people["persons_written"], people["persons_removed"])
-    return {"bucket": bucket, "rows": len(rows), "changed": changed, **people}
+    return {"bucket": bucket, "rows": len(rows), "changed": changed, **people,
+            "timings": clock.seconds}
 
 
 def manifests(cfg: Config, run_id: str) -> list[dict]:
@@ -232,7 +256,8 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     """Recompute any people still dirty, then write the ledger and advance the watermarks."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
-    swept = recompute_dirty(engine, run_id, valid_from, cfg.buckets)
+    with engine.begin() as conn:
+        swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets)
     entries = [{
         "source_name": m["source_name"], "window_since": m["window_since"],
         "window_until": m["window_until"], "extracted": m["extracted"],
@@ -261,6 +286,7 @@ class RunSummary:
     sources: list[dict]
     buckets: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None,
@@ -275,19 +301,25 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
     for name in names:
         cfg.source(name)  # fail early on an unknown source name
     windows = source_windows(cfg, names, since, until)
+    clock = Stopwatch()
     staged = []
     for name in names:
         note("extract", {"source": name})
         staged.append(stage_source(cfg, run_id, name, *windows[name]))
         note("extracted", staged[-1])
+    clock.lap("stage_sources")
     for name in names:
         note("quarantine", {"source": name})
         load_quarantined(cfg, run_id, name)
+    clock.lap("load_quarantined")
     loaded = []
     for bucket in range(cfg.buckets):
         note("load", {"bucket": bucket})
         loaded.append(load_bucket(cfg, run_id, bucket, started))
         note("loaded", loaded[-1])
+    clock.lap("load_buckets")
     note("finish", {})
     finish_run(cfg, run_id, started)
-    return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2))
+    clock.lap("finish")
+    return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
+                      clock.seconds)

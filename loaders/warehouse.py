@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     union,
 )
+from sqlalchemy.dialects import postgresql
 
 from loaders.bulk import copy_into, read_frame, temp_table
 from schemas.warehouse import (
@@ -99,40 +100,42 @@ def _mark_dirty(conn: Connection, incoming: Table, changed: Table, buckets: int)
                .where(incoming.c.id_number.is_not(None)))
     old_ids = select(changed.c.old_id.label("id_number")).where(changed.c.old_id.is_not(None))
     ids = union(new_ids, old_ids).subquery()
-    conn.execute(insert(dirty_person).from_select(
-        ["id_number", "bucket"],
-        select(ids.c.id_number, bucket_sql(ids.c.id_number, buckets))
-        .where(~exists().where(dirty_person.c.id_number == ids.c.id_number))))
+    rows = (select(ids.c.id_number, bucket_sql(ids.c.id_number, buckets))
+            .where(~exists().where(dirty_person.c.id_number == ids.c.id_number)))
+    statement = insert(dirty_person).from_select(["id_number", "bucket"], rows)
+    if conn.dialect.name == "postgresql":  # another bucket's transaction may mark the same ID
+        statement = postgresql.insert(dirty_person).from_select(
+            ["id_number", "bucket"], rows).on_conflict_do_nothing()
+    conn.execute(statement)
 
 
-def load_source_rows(engine: Engine, rows: pd.DataFrame, buckets: int,
+def load_source_rows(conn: Connection, rows: pd.DataFrame, buckets: int,
                      quarantined: pd.DataFrame | None = None) -> int:
-    """Write the changed source rows (and their quarantine rows) in one transaction.
+    """Write the changed source rows (and their quarantine rows) in the open transaction.
 
     Marks dirty every person who gains or loses a row. Returns how many rows changed.
     """
     if rows.empty:
         return 0
-    with engine.begin() as conn:
-        incoming = temp_table(conn, "jinbao_incoming", source_record, key=KEY)
-        copy_into(conn, incoming, rows)
-        changed = _changed_keys(conn, incoming)
-        count = conn.execute(select(func.count()).select_from(changed)).scalar_one()
-        if not count:
-            return 0
-        _mark_dirty(conn, incoming, changed, buckets)
-        for table in (quarantine, source_record):
-            conn.execute(delete(table).where(exists().where(_same_key(table, changed))))
-        columns = [c.name for c in source_record.columns]
-        conn.execute(insert(source_record).from_select(columns, select(
-            *(incoming.c[c] for c in columns)).join(changed, _same_key(incoming, changed))))
-        if quarantined is not None and not quarantined.empty:
-            rules = temp_table(conn, "jinbao_rules", quarantine)
-            copy_into(conn, rules, quarantined)
-            names = [c.name for c in quarantine.columns]
-            conn.execute(insert(quarantine).from_select(names, select(
-                *(rules.c[c] for c in names)).join(changed, _same_key(rules, changed))))
-        return count
+    incoming = temp_table(conn, "jinbao_incoming", source_record, key=KEY)
+    copy_into(conn, incoming, rows)
+    changed = _changed_keys(conn, incoming)
+    count = conn.execute(select(func.count()).select_from(changed)).scalar_one()
+    if not count:
+        return 0
+    _mark_dirty(conn, incoming, changed, buckets)
+    for table in (quarantine, source_record):
+        conn.execute(delete(table).where(exists().where(_same_key(table, changed))))
+    columns = [c.name for c in source_record.columns]
+    conn.execute(insert(source_record).from_select(columns, select(
+        *(incoming.c[c] for c in columns)).join(changed, _same_key(incoming, changed))))
+    if quarantined is not None and not quarantined.empty:
+        rules = temp_table(conn, "jinbao_rules", quarantine)
+        copy_into(conn, rules, quarantined)
+        names = [c.name for c in quarantine.columns]
+        conn.execute(insert(quarantine).from_select(names, select(
+            *(rules.c[c] for c in names)).join(changed, _same_key(rules, changed))))
+    return count
 
 
 def _dirty_ids(bucket: int | None):
@@ -165,43 +168,43 @@ def _replace(conn: Connection, table: Table, frame: pd.DataFrame, dirty) -> None
     conn.execute(insert(table).from_select(names, select(*(staged.c[c] for c in names))))
 
 
-def recompute_dirty(engine: Engine, run_id: str, valid_from: datetime, buckets: int,
+def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets: int,
                     bucket: int | None = None) -> dict[str, int]:
-    """Rewrite the golden records of the dirty people of one bucket (or all), in one transaction.
+    """Rewrite the golden records of the dirty people of one bucket (or all), in the open
+    transaction.
 
     A person whose attributes changed keeps the earlier version in person_history; one left with
     no accepted rows is removed (and kept in history). Unchanged people keep their run ids.
     """
-    with engine.begin() as conn:
-        dirty = _dirty_ids(bucket)
-        count = conn.execute(select(func.count()).select_from(dirty.subquery())).scalar_one()
-        if not count:
-            return {"persons_written": 0, "persons_removed": 0}
-        rows = read_frame(conn, select(source_record).where(
-            source_record.c.outcome == literal("accepted"),
-            source_record.c.id_number.in_(dirty)))
-        old = read_frame(conn, select(person).where(person.c.id_number.in_(dirty)))
-        rows["updated_at"] = pd.to_datetime(rows["updated_at"])
-        for column in ("name", "ethnicity", "source_system", "source_key", "id_number"):
-            rows[column] = rows[column].astype("string")
-        golden = golden_persons(rows)
-        golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
-        existed, differs = _changed_people(golden, old)
-        previous = old.set_index("id_number").reindex(golden["id_number"])
-        keep = (existed & ~differs).to_numpy()
-        same_meta = ((previous["source_rows"].to_numpy() == golden["source_rows"].to_numpy())
-                     & (previous["name_source"].to_numpy() == golden["name_source"].to_numpy()))
-        golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
-        golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
-        golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
-        gone = old[~old["id_number"].isin(golden["id_number"])]
-        replaced = old[old["id_number"].isin(golden.loc[existed & differs, "id_number"])]
-        history = pd.concat([replaced, gone])
-        if not history.empty:
-            copy_into(conn, person_history, history.assign(valid_to=valid_from, run_id=run_id))
-        _replace(conn, person, golden, dirty)
-        _replace(conn, enrollment, golden_enrollments(rows), dirty)
-        done = delete(dirty_person)
-        conn.execute(done if bucket is None else done.where(dirty_person.c.bucket == bucket))
-        written = int((~(keep & same_meta)).sum())
-        return {"persons_written": written, "persons_removed": len(gone)}
+    dirty = _dirty_ids(bucket)
+    count = conn.execute(select(func.count()).select_from(dirty.subquery())).scalar_one()
+    if not count:
+        return {"persons_written": 0, "persons_removed": 0}
+    rows = read_frame(conn, select(source_record).where(
+        source_record.c.outcome == literal("accepted"),
+        source_record.c.id_number.in_(dirty)))
+    old = read_frame(conn, select(person).where(person.c.id_number.in_(dirty)))
+    rows["updated_at"] = pd.to_datetime(rows["updated_at"])
+    for column in ("name", "ethnicity", "source_system", "source_key", "id_number"):
+        rows[column] = rows[column].astype("string")
+    golden = golden_persons(rows)
+    golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
+    existed, differs = _changed_people(golden, old)
+    previous = old.set_index("id_number").reindex(golden["id_number"])
+    keep = (existed & ~differs).to_numpy()
+    same_meta = ((previous["source_rows"].to_numpy() == golden["source_rows"].to_numpy())
+                 & (previous["name_source"].to_numpy() == golden["name_source"].to_numpy()))
+    golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
+    golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
+    golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
+    gone = old[~old["id_number"].isin(golden["id_number"])]
+    replaced = old[old["id_number"].isin(golden.loc[existed & differs, "id_number"])]
+    history = pd.concat([replaced, gone])
+    if not history.empty:
+        copy_into(conn, person_history, history.assign(valid_to=valid_from, run_id=run_id))
+    _replace(conn, person, golden, dirty)
+    _replace(conn, enrollment, golden_enrollments(rows), dirty)
+    done = delete(dirty_person)
+    conn.execute(done if bucket is None else done.where(dirty_person.c.bucket == bucket))
+    written = int((~(keep & same_meta)).sum())
+    return {"persons_written": written, "persons_removed": len(gone)}

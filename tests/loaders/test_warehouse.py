@@ -44,8 +44,9 @@ def engine(request, tmp_path):
 
 
 def _load(engine, rows, run_id):
-    changed = load_source_rows(engine, rows, BUCKETS)
-    recompute_dirty(engine, run_id, datetime(2025, 1, 1), BUCKETS)
+    with engine.begin() as conn:
+        changed = load_source_rows(conn, rows, BUCKETS)
+        recompute_dirty(conn, run_id, datetime(2025, 1, 1), BUCKETS)
     return changed
 
 
