@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import secrets
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -289,10 +293,38 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    if workers <= 1:
+        return None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+
+def _each(pool: ProcessPoolExecutor | None, fn, items: list, note: Progress, start: str,
+          done: str, key: str) -> list:
+    """fn(item) for every item, in worker processes when there is a pool; results in order."""
+    results: dict[int, object] = {}
+    if pool is None:
+        for i, item in enumerate(items):
+            note(start, {key: item})
+            results[i] = fn(item)
+            note(done, results[i])
+    else:
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for item in items:
+            note(start, {key: item})
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            note(done, results[futures[future]])
+    return [results[i] for i in range(len(items))]
+
+
 def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None,
                  sources: list[str] | None = None, progress: Progress | None = None,
-                 started: datetime | None = None, run_id: str | None = None) -> RunSummary:
-    """Every stage in order, in this process: what `jinbao run` does."""
+                 started: datetime | None = None, run_id: str | None = None,
+                 workers: int | None = None) -> RunSummary:
+    """Every stage in order: what `jinbao run` does. Sources are staged, and buckets loaded,
+    in `workers` processes (default: one per core); a SQLite warehouse loads one bucket at a
+    time, since SQLite has a single writer."""
     began = time.perf_counter()
     started = started or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     run_id = run_id or new_run_id(started)
@@ -301,25 +333,29 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
     for name in names:
         cfg.source(name)  # fail early on an unknown source name
     windows = source_windows(cfg, names, since, until)
+    workers = workers or os.cpu_count() or 1
     clock = Stopwatch()
-    staged = []
-    for name in names:
-        note("extract", {"source": name})
-        staged.append(stage_source(cfg, run_id, name, *windows[name]))
-        note("extracted", staged[-1])
-    clock.lap("stage_sources")
-    for name in names:
-        note("quarantine", {"source": name})
-        load_quarantined(cfg, run_id, name)
-    clock.lap("load_quarantined")
-    loaded = []
-    for bucket in range(cfg.buckets):
-        note("load", {"bucket": bucket})
-        loaded.append(load_bucket(cfg, run_id, bucket, started))
-        note("loaded", loaded[-1])
-    clock.lap("load_buckets")
+    pool = _pool(workers)
+    load_pool = None if cfg.warehouse_url.startswith("sqlite") else pool
+    try:
+        staged = _each(pool, partial(_stage, cfg, run_id, windows), names, note, "extract",
+                       "extracted", "source")
+        clock.lap("stage_sources")
+        _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
+              "quarantined", "source")
+        clock.lap("load_quarantined")
+        loaded = _each(load_pool, partial(load_bucket, cfg, run_id, valid_from=started),
+                       list(range(cfg.buckets)), note, "load", "loaded", "bucket")
+        clock.lap("load_buckets")
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     note("finish", {})
     finish_run(cfg, run_id, started)
     clock.lap("finish")
     return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
                       clock.seconds)
+
+
+def _stage(cfg: Config, run_id: str, windows: dict, name: str) -> dict:
+    return stage_source(cfg, run_id, name, *windows[name])

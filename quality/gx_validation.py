@@ -6,7 +6,9 @@ no unexpected values listed, so no ID number or name is copied into results or d
 
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -50,8 +52,25 @@ def _context(root: Path):
     return context
 
 
+@contextmanager
+def _project_lock(root: Path):
+    """One writer at a time per GX project: parallel stages share its config and docs files."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".jinbao.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def validate_accepted(rows: pd.DataFrame, source_name: str, run_id: str, root: Path) -> dict:
     """Validate one source's accepted rows of a run; return the statistics and the docs path."""
+    with _project_lock(root):
+        return _validated(rows, source_name, run_id, root)
+
+
+def _validated(rows: pd.DataFrame, source_name: str, run_id: str, root: Path) -> dict:
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
