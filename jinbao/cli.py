@@ -143,6 +143,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from jinbao.backfill import monthly_slices, run_backfill
+
+    cfg = load_config(args.config)
+    sources = args.sources.split(",") if args.sources else None
+    try:
+        total = len(monthly_slices(args.start, args.end))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    with _progress() as bar:
+        task = bar.add_task("backfill", total=total)
+
+        def note(month: str, event: str, detail: dict) -> None:
+            if event == "start":
+                bar.update(task, description=f"slice {month}")
+            elif event in ("done", "skipped"):
+                err.print(f"  {month}  {detail['status']:<13} {detail['extracted']:>9,} rows "
+                          f"({detail['seconds'] or 0:.1f} s)")
+                bar.advance(task)
+
+        report = run_backfill(cfg, args.start, args.end, sources, restart=args.restart,
+                              note=note)
+    table = Table(title=f"backfill {args.start} → {args.end} ({report[0]['backfill_id']})")
+    for column in ("slice", "status", "run", "extracted", "accepted", "quarantined", "seconds"):
+        table.add_column(column, justify="right" if column in (
+            "extracted", "accepted", "quarantined", "seconds") else "left")
+    for r in report:
+        table.add_row(r["slice"], r["status"], r["run_id"], f"{r['extracted']:,}",
+                      f"{r['accepted']:,}", f"{r['quarantined']:,}", f"{r['seconds'] or 0:.1f}")
+    out.print(table)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from jinbao.status import print_status
 
@@ -172,6 +205,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--until", help="window end, inclusive (default: open)")
     run.add_argument("--sources", help="comma-separated source names (default: all)")
     run.set_defaults(func=cmd_run)
+
+    backfill = commands.add_parser(
+        "backfill", help="reload a date range in monthly slices (resumable, safe to repeat)")
+    backfill.add_argument("--config")
+    backfill.add_argument("--start", required=True, help="first month, YYYY-MM[-DD]")
+    backfill.add_argument("--end", required=True, help="last month, included, YYYY-MM[-DD]")
+    backfill.add_argument("--sources", help="comma-separated source names (default: all)")
+    backfill.add_argument("--restart", action="store_true",
+                          help="reload slices an earlier run of this backfill committed")
+    backfill.set_defaults(func=cmd_backfill)
 
     status = commands.add_parser("status", help="watermarks, last runs, warehouse counts")
     status.add_argument("--config")

@@ -293,6 +293,11 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def worker_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
+    """Worker processes for stages and buckets (None for one worker: run in this process)."""
+    return _pool(workers or os.cpu_count() or 1)
+
+
 def _pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 1:
         return None
@@ -321,10 +326,12 @@ def _each(pool: ProcessPoolExecutor | None, fn, items: list, note: Progress, sta
 def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None,
                  sources: list[str] | None = None, progress: Progress | None = None,
                  started: datetime | None = None, run_id: str | None = None,
-                 workers: int | None = None) -> RunSummary:
+                 workers: int | None = None, pool: ProcessPoolExecutor | None = None
+                 ) -> RunSummary:
     """Every stage in order: what `jinbao run` does. Sources are staged, and buckets loaded,
-    in `workers` processes (default: one per core); a SQLite warehouse loads one bucket at a
-    time, since SQLite has a single writer."""
+    in `workers` processes (default: one per core), or in `pool` when the caller keeps one
+    across runs (a backfill does); a SQLite warehouse loads one bucket at a time, since SQLite
+    has a single writer."""
     began = time.perf_counter()
     started = started or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     run_id = run_id or new_run_id(started)
@@ -333,9 +340,9 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
     for name in names:
         cfg.source(name)  # fail early on an unknown source name
     windows = source_windows(cfg, names, since, until)
-    workers = workers or os.cpu_count() or 1
     clock = Stopwatch()
-    pool = _pool(workers)
+    owned = pool is None
+    pool = _pool(workers or os.cpu_count() or 1) if owned else pool
     load_pool = None if cfg.warehouse_url.startswith("sqlite") else pool
     try:
         staged = _each(pool, partial(_stage, cfg, run_id, windows), names, note, "extract",
@@ -348,7 +355,7 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
                        list(range(cfg.buckets)), note, "load", "loaded", "bucket")
         clock.lap("load_buckets")
     finally:
-        if pool:
+        if pool and owned:
             pool.shutdown(cancel_futures=True)
     note("finish", {})
     finish_run(cfg, run_id, started)

@@ -81,7 +81,7 @@ def _same_key(table: Table, other: Table):
 
 
 def _changed_keys(conn: Connection, incoming: Table) -> Table:
-    """Stage the keys of incoming rows that are new or whose hash differs, with their old ID."""
+    """Stage the keys of incoming rows that are new, or newer and different, with their old ID."""
     changed = temp_table(conn, "jinbao_changed", source_record, list(KEY), key=KEY,
                          extra=(Column("old_id", String(18)),))
     stored = source_record
@@ -89,7 +89,11 @@ def _changed_keys(conn: Connection, incoming: Table) -> Table:
         [*KEY, "old_id"],
         select(incoming.c.source_system, incoming.c.source_key, stored.c.id_number)
         .select_from(incoming.outerjoin(stored, _same_key(incoming, stored)))
-        .where(or_(stored.c.row_hash.is_(None), stored.c.row_hash != incoming.c.row_hash))))
+        .where(or_(stored.c.row_hash.is_(None), and_(
+            stored.c.row_hash != incoming.c.row_hash,
+            # never replace a row with an older version of it (an older snapshot, a backfill
+            # of an earlier month): the warehouse keeps each row's latest version
+            or_(stored.c.watermark.is_(None), incoming.c.watermark >= stored.c.watermark))))))
     return changed
 
 

@@ -119,6 +119,21 @@ watermark = Table(
     Column("run_id", String(64), nullable=False),
 )
 
+# Progress of `jinbao backfill`: a slice is committed once its run finished (for resuming).
+backfill_slice = Table(
+    "backfill_slice", metadata,
+    Column("backfill_id", String(64), primary_key=True),
+    Column("slice", String(7), primary_key=True, comment="YYYY-MM"),
+    Column("window_since", String(32), nullable=False),
+    Column("window_until", String(32), nullable=False),
+    Column("sources", Text, nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("extracted", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("quarantined", BigInteger, nullable=False),
+    Column("seconds", Float),
+)
+
 # Internal: people whose source rows changed and whose golden record awaits recomputation.
 dirty_person = Table(
     "dirty_person", metadata,

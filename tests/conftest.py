@@ -95,3 +95,29 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def mariadb_url() -> Iterator[str]:
     yield from _scratch_database("mariadb")
+
+
+DUMPED = ["person", "person_history", "enrollment", "source_record", "quarantine",
+          "review_case", "watermark"]
+RUN_COLUMNS = {"run_id", "created_run", "updated_run", "valid_from", "valid_to", "opened_run"}
+
+
+def warehouse_dump(engine, ignore_runs: bool = False) -> dict[str, list[tuple]]:
+    """Every row of every data table in key order (the run ledger grows by design).
+
+    ignore_runs leaves out which run wrote a row and when, to compare warehouses that the same
+    data reached through different runs (a backfill, a crash and a rerun).
+    """
+    from sqlalchemy import select
+
+    from schemas.warehouse import metadata
+
+    out = {}
+    with engine.connect() as conn:
+        for name in DUMPED:
+            table = metadata.tables[name]
+            columns = [c for c in table.columns if not (ignore_runs and c.name in RUN_COLUMNS)]
+            keys = [c for c in table.primary_key.columns if c in columns] or columns
+            rows = conn.execute(select(*columns).order_by(*keys)).all()
+            out[name] = sorted(tuple(r) for r in rows) if ignore_runs else [tuple(r) for r in rows]
+    return out

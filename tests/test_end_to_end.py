@@ -15,22 +15,12 @@ from sqlalchemy import select, text
 from jinbao.evaluate import pairwise_scores
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
-from schemas.warehouse import metadata, quarantine, run_ledger, source_record
-from tests.conftest import fresh_config
-
-DUMPED = ["person", "person_history", "enrollment", "source_record", "quarantine",
-          "review_case", "watermark"]
+from schemas.warehouse import quarantine, run_ledger, source_record
+from tests.conftest import DUMPED, fresh_config, warehouse_dump
 
 
 def dump(engine) -> dict[str, list[tuple]]:
-    """Every row of every data table, in key order (the run ledger grows by design)."""
-    out = {}
-    with engine.connect() as conn:
-        for name in DUMPED:
-            table = metadata.tables[name]
-            keys = [c for c in table.primary_key.columns]
-            out[name] = [tuple(r) for r in conn.execute(select(table).order_by(*keys))]
-    return out
+    return warehouse_dump(engine)
 
 
 @pytest.fixture(scope="module")
