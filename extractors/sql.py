@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pyarrow as pa
 from sqlalchemy import ColumnElement, Select, Table, Text, cast, create_engine, make_url, select
@@ -68,7 +69,10 @@ def _adbc_postgres(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
 def _adbc_sqlite(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
     import adbc_driver_sqlite.dbapi as adbc
 
-    with adbc.connect(url.database) as conn, conn.cursor() as cursor:
+    path = Path(url.database or "")
+    if not path.is_file():  # never create an empty database where a legacy one should be
+        raise OSError(f"SQLite database {path} does not exist")
+    with adbc.connect(f"file:{path}?mode=ro") as conn, conn.cursor() as cursor:
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
         cursor.execute(sql)
         yield from cursor.fetch_record_batch()

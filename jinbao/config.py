@@ -40,6 +40,10 @@ class Config:
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     path: Path | None = None
     """The file this came from (None for the built-in default)."""
+    retries: int = 3
+    """Attempts to read a source before its stage fails (connection refused, died mid-read)."""
+    retry_delay: float = 1.0
+    """Seconds before the second attempt; doubled before each later one."""
 
     def source(self, name: str) -> SourceConfig:
         if name not in self.sources:
@@ -106,6 +110,7 @@ def load_config(path: str | Path | None = None) -> Config:
     if "url" not in warehouse:
         raise ConfigError(f"{path}: [warehouse] needs url = \"sqlite:///warehouse.db\" or similar")
     staging = data.get("staging", {})
+    run = data.get("run", {})
     sources = {}
     for name, spec in data.get("sources", {}).items():
         where = f"{path}: [sources.{name}]"
@@ -131,4 +136,6 @@ def load_config(path: str | Path | None = None) -> Config:
         buckets=int(staging.get("buckets", 8)),
         sources=sources,
         path=path,
+        retries=max(1, int(run.get("retries", 3))),
+        retry_delay=float(run.get("retry_delay", 1.0)),
     )

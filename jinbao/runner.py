@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractors.registry import extract_batches
+from extractors.sql import SourceUnavailable
 from jinbao.config import Config
 from loaders.ledger import record_run, watermarks
 from loaders.warehouse import ensure_schema, load_source_rows, recompute_dirty, warehouse_engine
@@ -152,11 +153,28 @@ def _gx_summary(results: list[dict]) -> dict:
 def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None = None,
                  until: str | None = None) -> dict:
     """Extract, standardise and validate one source's window, batch by batch; write the
-    staging files. Memory holds one batch, whatever the source's size.
+    staging files. Memory holds one batch, whatever the source's size. A source that cannot be
+    read (refused, or died mid-read) is tried again, cfg.retries times in all, with doubling
+    pauses; then the stage fails with an error naming the source, and nothing was loaded.
 
     Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule, the
     window, the newest watermark seen and the GX result.
     """
+    for attempt in range(1, cfg.retries + 1):
+        try:
+            return _stage_once(cfg, run_id, source_name, since, until)
+        except SourceUnavailable as error:
+            if attempt == cfg.retries:
+                raise SourceUnavailable(f"{error}; gave up after {attempt} attempts") from None
+            pause = cfg.retry_delay * 2 ** (attempt - 1)
+            log.warning("%s; attempt %d of %d, again in %.0f s", error, attempt, cfg.retries,
+                        pause)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
+                until: str | None) -> dict:
     began = time.perf_counter()
     source = cfg.source(source_name)
     folder = run_dir(cfg, run_id)
