@@ -75,7 +75,8 @@ def child(config: str, since: str | None) -> None:
     from jinbao.runner import run_pipeline
 
     summary = run_pipeline(load_config(config), since=since)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # workers too
     print(json.dumps({"run_id": summary.run_id, "seconds": summary.seconds,
                       "timings": summary.timings, "sources": summary.sources,
                       "buckets": summary.buckets, "peak_rss_mib": round(peak_kib / 1024, 1)}))
@@ -150,20 +151,21 @@ def measure(rows: int, out: Path) -> dict:
     raw = raw_copy_rows_per_second(folder / "jinbao.toml", full["run_id"], urls["warehouse"])
     changed = change_one_percent(folder, urls)
     incremental = run_child(folder / "jinbao.toml")
-    stage = {}
+    work = {}  # worker-seconds per step, summed over sources and buckets
     for source in full["sources"]:
         for step, seconds in source["timings"].items():
-            stage[step] = stage.get(step, 0.0) + seconds
+            work[step] = work.get(step, 0.0) + seconds
     for bucket in full["buckets"]:
         for step, seconds in bucket["timings"].items():
-            stage[f"load_{step}"] = stage.get(f"load_{step}", 0.0) + seconds
-    stage["load_quarantined"] = full["timings"]["load_quarantined"]
-    stage["finish"] = full["timings"]["finish"]
+            work[f"load_{step}"] = work.get(f"load_{step}", 0.0) + seconds
+    busy = sum(work.values())
     return {
         "source_rows": total, "cores": os.cpu_count(), "estate_build_seconds": estate["seconds"],
         "full_seconds": full["seconds"], "rows_per_second": round(total / full["seconds"]),
-        "stage_seconds": {k: round(v, 2) for k, v in stage.items()},
-        "stage_share": {k: round(v / full["seconds"], 3) for k, v in stage.items()},
+        "wall_seconds": full["timings"],
+        "wall_share": {k: round(v / full["seconds"], 3) for k, v in full["timings"].items()},
+        "worker_seconds": {k: round(v, 2) for k, v in work.items()},
+        "worker_share": {k: round(v / busy, 3) for k, v in work.items()},
         "peak_rss_mib": full["peak_rss_mib"],
         "load_rows_per_second": round(total / load_seconds),
         "raw_copy_rows_per_second": round(raw),
@@ -195,12 +197,14 @@ def main() -> None:
             result["peak_rss_vs_first"] = round(result["peak_rss_mib"] / base, 3)
     (out / "pipeline.json").write_text(json.dumps(results, indent=1), "utf-8")
     print(f"{'source rows':>12} {'rows/s':>9} {'peak MiB':>9} {'load/COPY':>10} "
-          f"{'incr/full':>10}  stage shares")
+          f"{'incr/full':>10}  wall time by stage | worker time by step")
     for r in results:
-        shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(
-            r["stage_share"].items(), key=lambda kv: -kv[1]))
+        wall = ", ".join(f"{k} {v:.0%}" for k, v in r["wall_share"].items())
+        work = ", ".join(f"{k} {v:.0%}" for k, v in sorted(
+            r["worker_share"].items(), key=lambda kv: -kv[1]))
         print(f"{r['source_rows']:>12,} {r['rows_per_second']:>9,} {r['peak_rss_mib']:>9,.0f} "
-              f"{r['load_vs_raw_copy']:>10.2f} {r['incremental_share_of_full']:>10.2f}  {shares}")
+              f"{r['load_vs_raw_copy']:>10.2f} {r['incremental_share_of_full']:>10.2f}  "
+              f"{wall} | {work}")
     print(f"JSON: {out / 'pipeline.json'} ({os.cpu_count()} cores)")
 
 
