@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.codes import area_codes
+from transforms.text import SPACE, extracted, nfkc, replaced
 
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 CHECK_CHARS = np.array(list("10X98765432"))
@@ -45,8 +46,8 @@ def repaired_ids(raw: pd.Series, as_of: pd.Timestamp | pd.Series | None = None) 
     `as_of` is the record date the embedded birth date may not be after (default: no limit).
     """
     text = raw.astype(_STRING).fillna("")
-    width = text.str.normalize("NFKC")
-    spaced = width.str.replace(r"\s+", "", regex=True)
+    width = nfkc(text)
+    spaced = replaced(width, SPACE + "+", "")
     upper = spaced.str.upper()
     repairs = pd.DataFrame(
         {
@@ -57,8 +58,8 @@ def repaired_ids(raw: pd.Series, as_of: pd.Timestamp | pd.Series | None = None) 
         index=raw.index,
     )
 
-    full18 = upper.str.extract(r"^(\d{17}[\dX])", expand=False)
-    old15 = upper.str.extract(r"^(\d{15})(?!\d)", expand=False)
+    full18 = extracted(upper, r"^(?P<v>\d{17}[\dX])")
+    old15 = extracted(upper, r"^(?P<v>\d{15})(?:\D|$)")
     is18 = full18.notna() & (upper.str.len() >= 18)
     is15 = ~is18 & old15.notna()
     repairs["trailing_junk"] = (is18 & (upper.str.len() > 18)) | (is15 & (upper.str.len() > 15))

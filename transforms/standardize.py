@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from schemas.codes import ethnicity_by_name
 from transforms.identity import repaired_ids
+from transforms.text import SPACE, matches, nfkc, replaced
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -95,11 +96,11 @@ def normalized_names(raw: pd.Series) -> pd.Series:
     Names without Latin letters lose all whitespace (Chinese names have none); others keep one
     space between words. Control characters and other hostile text are kept, as data.
     """
-    text = raw.astype(STRING).str.normalize("NFKC").str.strip()
-    latin = text.str.contains(r"[A-Za-z]", regex=True).fillna(False)
-    dotted = text.str.replace(r"\s*[.•・‧∙⋅·]\s*", "·", regex=True)
-    chinese = dotted.str.replace(r"\s+", "", regex=True)
-    spaced = text.str.replace(r"\s+", " ", regex=True)
+    text = nfkc(raw.astype(STRING)).str.strip()
+    latin = matches(text, r"[A-Za-z]")
+    dotted = replaced(text, SPACE + r"*[.•・‧∙⋅·]" + SPACE + "*", "·")
+    chinese = replaced(dotted, SPACE + "+", "")
+    spaced = replaced(text, SPACE + "+", " ")
     return chinese.where(~latin, spaced)
 
 
