@@ -18,6 +18,7 @@ import pyarrow as pa
 from extractors.legacy_tables import INJURY_COLUMNS
 from jinbao.config import SourceConfig
 
+CHUNK_ROWS = 50_000
 FIELD_COUNT = "csv_field_count"
 DUPLICATE_KEY = "duplicate_source_key"
 
@@ -43,14 +44,16 @@ def months_in_window(root: Path, since: str | None, until: str | None) -> list[s
             and (high is None or month_end(m) <= high)]
 
 
-def file_rows(path: Path, month: str, source_name: str) -> list[dict]:
-    """Every record of one export file, keyed; broken records are kept and marked."""
+def file_rows(path: Path, month: str, source_name: str,
+              chunk_rows: int = CHUNK_ROWS) -> Iterator[list[dict]]:
+    """Every record of one export file, keyed, `chunk_rows` at a time; broken records are kept
+    and marked."""
     city = path.stem
     with path.open(encoding="gb18030", errors="replace", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
-            return []
+            return
         if tuple(h.strip().lstrip("\ufeff") for h in header) != INJURY_COLUMNS:
             raise ExportFormatError(
                 f"source {source_name}: {path} has header {header!r}; expected "
@@ -74,7 +77,11 @@ def file_rows(path: Path, month: str, source_name: str) -> list[dict]:
             seen.add(key)
             row["_source_key"] = key
             rows.append(row)
-    return rows
+            if len(rows) >= chunk_rows:
+                yield rows
+                rows = []
+    if rows:
+        yield rows
 
 
 COLUMNS = (*INJURY_COLUMNS, "city", "month", "_watermark", "_extract_rule", "_source_key")
@@ -82,8 +89,8 @@ SCHEMA = pa.schema([(c, pa.string()) for c in COLUMNS])
 
 
 def extract(source: SourceConfig, since: str | None, until: str | None) -> Iterator[pa.Table]:
-    """One table per export file, newest month first; a key already read from a later month
-    is skipped (the latest month wins), so memory holds one file and the set of keys."""
+    """Tables of at most CHUNK_ROWS rows, newest month first; a key already read from a later
+    month is skipped (the latest month wins), so memory holds one chunk and the set of keys."""
     root = Path(source.path)
     if not root.is_dir():
         raise ExportFormatError(f"source {source.name}: export folder {root} does not exist")
@@ -93,6 +100,7 @@ def extract(source: SourceConfig, since: str | None, until: str | None) -> Itera
     if not paths:
         yield SCHEMA.empty_table()
     for month, path in paths:
-        rows = [r for r in file_rows(path, month, source.name) if r["_source_key"] not in seen]
-        seen.update(r["_source_key"] for r in rows)
-        yield pa.Table.from_pylist(rows, schema=SCHEMA)
+        for chunk in file_rows(path, month, source.name):  # keys never repeat within a month
+            rows = [r for r in chunk if r["_source_key"] not in seen]
+            seen.update(r["_source_key"] for r in rows)
+            yield pa.Table.from_pylist(rows, schema=SCHEMA)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import os
+import resource
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from extractors.registry import extract_batches
@@ -49,6 +52,11 @@ HASHED = [c for c in RECORD_COLUMNS if c not in ("row_hash", "run_id", "bucket")
 
 Progress = Callable[[str, dict], None]
 log = logging.getLogger("jinbao")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (reported per stage, to find what grows)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def new_run_id(started: datetime) -> str:
@@ -219,6 +227,7 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
         "source_name": source_name, "system": source.system, "run_id": run_id,
         "window_since": since, "window_until": until, **counts, "rules": rules,
         "new_watermark": watermark, "gx": _gx_summary(gx), "timings": clock.seconds,
+        "peak_rss_mib": peak_rss_mib(),
         "seconds": round(time.perf_counter() - began, 3),
     }
     path = folder / "manifests" / f"{source_name}.json"
@@ -249,24 +258,47 @@ def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
     return {"source_name": source_name, "rows": len(rows), "changed": changed}
 
 
+CHUNK_ROWS = 100_000
+
+
+def person_chunks(table: pa.Table, buckets: int, chunk_rows: int = CHUNK_ROWS
+                  ) -> Iterator[pd.DataFrame]:
+    """A bucket's rows in parts of about `chunk_rows`, never splitting a person's rows: part k
+    holds the IDs whose first 17 digits, divided by the bucket count, are k modulo the parts."""
+    parts = max(1, math.ceil(table.num_rows / chunk_rows))
+    if parts == 1:
+        yield table.to_pandas()
+        return
+    numbers = pc.cast(pc.utf8_slice_codeunits(table["id_number"], 0, 17), pa.int64())
+    part = (numbers.to_numpy() // buckets) % parts
+    for k in range(parts):
+        yield table.filter(pa.array(part == k)).to_pandas()
+
+
 def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> dict:
-    """Load every source's accepted rows of one bucket, then recompute its dirty people."""
+    """Load every source's accepted rows of one bucket and recompute its dirty people, in one
+    transaction, a part of the bucket at a time (so memory does not grow with the bucket)."""
     folder = run_dir(cfg, run_id) / "accepted"
     paths = sorted(folder.glob(f"*/part-{bucket:04d}.parquet")) if folder.exists() else []
-    rows = _read(paths)
+    table = (pa.concat_tables([pq.read_table(p) for p in paths]) if paths
+             else RECORD_SCHEMA.empty_table())
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     clock = Stopwatch()
+    changed, people = 0, {"persons_written": 0, "persons_removed": 0}
     with engine.begin() as conn:  # one transaction per bucket: rows and golden records
-        changed = load_source_rows(conn, rows, cfg.buckets)
-        clock.lap("write_rows")
-        people = recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket)
-        clock.lap("reconcile")
+        for rows in person_chunks(table, cfg.buckets):
+            changed += load_source_rows(conn, rows, cfg.buckets)
+            clock.lap("write_rows")
+            for key, value in recompute_dirty(conn, run_id, valid_from, cfg.buckets,
+                                              bucket).items():
+                people[key] += value
+            clock.lap("reconcile")
     engine.dispose()
     log.info("bucket %d: %d accepted rows, %d changed, %d persons written, %d removed", bucket,
-             len(rows), changed, people["persons_written"], people["persons_removed"])
-    return {"bucket": bucket, "rows": len(rows), "changed": changed, **people,
-            "timings": clock.seconds}
+             table.num_rows, changed, people["persons_written"], people["persons_removed"])
+    return {"bucket": bucket, "rows": table.num_rows, "changed": changed, **people,
+            "timings": clock.seconds, "peak_rss_mib": peak_rss_mib()}
 
 
 def manifests(cfg: Config, run_id: str) -> list[dict]:
