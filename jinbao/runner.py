@@ -221,6 +221,8 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             if len(accepted):
                 gx.append(validate_accepted(accepted, source_name, run_id, cfg.gx_root))
             clock.lap("validate")
+            # free this batch before the next one is read: memory holds one batch, not two
+            del raw, record, rule_rows, failures, accepted
     finally:
         writer.close()
     manifest = {
