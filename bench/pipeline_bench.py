@@ -57,11 +57,18 @@ def fresh_databases(tag: str) -> dict[str, str]:
 
 
 def build(rows: int, folder: Path, urls: dict[str, str]) -> dict:
-    from jinbao.estate import build_estate
-
+    """Build the estate in its own process: this one must stay small, since a child started
+    from a large process inherits its peak RSS (Linux keeps ru_maxrss across exec)."""
     began = time.perf_counter()
-    counts = build_estate(int(rows / ROWS_PER_PERSON), 7, folder,
-                          engines={k: urls[k] for k in ("pension", "maternity", "medical")})
+    engines = [f"--engine={k}={urls[k]}" for k in ("pension", "maternity", "medical")]
+    subprocess.run([str(Path(sys.executable).parent / "jinbao"), "estate", "build",
+                    "--persons", str(int(rows / ROWS_PER_PERSON)), "--seed", "7",
+                    "--out", str(folder), *engines], check=True, capture_output=True)
+    truth = (folder / "truth.csv").read_text("utf-8").splitlines()[1:]
+    counts = {}
+    for line in truth:
+        system = line.split(",", 1)[0]
+        counts[system] = counts.get(system, 0) + 1
     config = (folder / "jinbao.toml").read_text("utf-8").replace(
         'url = "sqlite:///warehouse.db"', f'url = "{urls["warehouse"]}"').replace(
         "buckets = 4", "buckets = 8")
