@@ -87,7 +87,7 @@ def _validated(rows: pd.DataFrame, source_name: str, run_id: str, root: Path) ->
         name=f"{source_name}_accepted", validation_definitions=[definition],
         actions=[UpdateDataDocsAction(name="data_docs")], result_format=RESULT_FORMAT))
     columns = [f.name for f in SOURCE_ROW]
-    frame = rows[columns].astype(object).where(rows[columns].notna(), None)
+    frame = rows[columns]
     result = checkpoint.run(batch_parameters={"dataframe": frame},
                             run_id=gx.RunIdentifier(run_name=run_id))
     stats = next(iter(result.run_results.values())).statistics
