@@ -28,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 
-DATE_COLUMNS = ("birth_date", "enrolled_on", "valid_from", "valid_to")
+DATE_COLUMNS = ("birth_date", "enrolled_on")  # DATE columns: SQLAlchemy wants date, not datetime
 
 
 def temp_table(conn: Connection, name: str, like: Table, columns: list[str] | None = None,
@@ -46,7 +46,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts of plain Python values (None for missing, date for date columns)."""
     out = frame.copy()
     for column in out.columns:
-        if column in DATE_COLUMNS[:2] and pd.api.types.is_datetime64_any_dtype(out[column]):
+        if column in DATE_COLUMNS and pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].dt.date
     out = out.astype(object).where(out.notna(), None)
     return out.to_dict("records")
