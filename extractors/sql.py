@@ -102,6 +102,12 @@ READERS = {"postgresql": _adbc_postgres, "sqlite": _adbc_sqlite, "mysql": _conne
            "mariadb": _connectorx}
 
 
+def reason(error: BaseException) -> str:
+    """The first line of a driver's message (SQLAlchemy wraps it in `orig`), for one-line errors."""
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
+
+
 def _driver_errors() -> tuple[type[BaseException], ...]:
     import adbc_driver_manager
 
@@ -130,7 +136,4 @@ def text_batches(source: SourceConfig, statement: Select,
         if empty:
             yield schema.empty_table()
     except _driver_errors() as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
-        raise SourceUnavailable(
-            f"source {source.name}: cannot read ({reason[0] if reason else type(error).__name__})"
-        ) from None
+        raise SourceUnavailable(f"source {source.name}: cannot read ({reason(error)})") from None

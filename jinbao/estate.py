@@ -458,6 +458,7 @@ def ensure_database(url: str) -> None:
 
 def write_database(system: str, url: str, tables: dict[str, list[dict]]) -> None:
     """(Re)create a system's tables on any engine and fill them (COPY on PostgreSQL)."""
+    from extractors.sql import reason
     from loaders.bulk import copy_into
 
     try:
@@ -475,8 +476,7 @@ def write_database(system: str, url: str, tables: dict[str, list[dict]]) -> None
         engine.dispose()
     except SQLAlchemyError as error:
         where = make_url(url).render_as_string(hide_password=True)
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0][:300]
-        raise ValueError(f"system {system}: cannot write to {where} ({reason})") from None
+        raise ValueError(f"system {system}: cannot write to {where} ({reason(error)})") from None
 
 
 CONFIG_TEMPLATE = """\

@@ -346,11 +346,9 @@ class RunSummary:
 
 
 def worker_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
-    """Worker processes for stages and buckets (None for one worker: run in this process)."""
-    return _pool(workers or os.cpu_count() or 1)
-
-
-def _pool(workers: int) -> ProcessPoolExecutor | None:
+    """Worker processes for stages and buckets, one per core by default (None for one worker:
+    run in this process)."""
+    workers = workers or os.cpu_count() or 1
     if workers <= 1:
         return None
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
@@ -394,7 +392,7 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
     windows = source_windows(cfg, names, since, until)
     clock = Stopwatch()
     owned = pool is None
-    pool = _pool(workers or os.cpu_count() or 1) if owned else pool
+    pool = worker_pool(workers) if owned else pool
     load_pool = None if cfg.warehouse_url.startswith("sqlite") else pool
     try:
         staged = _each(pool, partial(_stage, cfg, run_id, windows), names, note, "extract",

@@ -106,10 +106,11 @@ def _mark_dirty(conn: Connection, incoming: Table, changed: Table, buckets: int)
     ids = union(new_ids, old_ids).subquery()
     rows = (select(ids.c.id_number, bucket_sql(ids.c.id_number, buckets))
             .where(~exists().where(dirty_person.c.id_number == ids.c.id_number)))
-    statement = insert(dirty_person).from_select(["id_number", "bucket"], rows)
-    if conn.dialect.name == "postgresql":  # another bucket's transaction may mark the same ID
-        statement = postgresql.insert(dirty_person).from_select(
-            ["id_number", "bucket"], rows).on_conflict_do_nothing()
+    postgres = conn.dialect.name == "postgresql"
+    statement = (postgresql.insert if postgres else insert)(dirty_person).from_select(
+        ["id_number", "bucket"], rows)
+    if postgres:  # another bucket's transaction may mark the same ID
+        statement = statement.on_conflict_do_nothing()
     conn.execute(statement)
 
 
