@@ -45,4 +45,5 @@ def load_bucket_one(run: dict, bucket: int) -> dict:
 
 def finish_one(run: dict) -> dict:
     cfg = load_config(run["config"])
-    return runner.finish_run(cfg, run["run_id"], datetime.fromisoformat(run["started"]))
+    done = runner.finish_run(cfg, run["run_id"], datetime.fromisoformat(run["started"]))
+    return {**done, "data_docs": runner.publish_data_docs(cfg, run["run_id"])}

@@ -37,8 +37,16 @@ from extractors.registry import extract_batches
 from extractors.sql import SourceUnavailable
 from jinbao.config import Config
 from loaders.ledger import record_run, watermarks
-from loaders.warehouse import ensure_schema, load_source_rows, recompute_dirty, warehouse_engine
-from quality.gx_validation import validate_accepted
+from loaders.warehouse import (
+    analyze_changed_tables,
+    ensure_schema,
+    is_first_load,
+    load_first_rows,
+    load_source_rows,
+    recompute_dirty,
+    warehouse_engine,
+)
+from quality.gx_validation import build_data_docs, validate_accepted
 from quality.outcomes import failed_rules, quarantine_rows, rule_lists
 from transforms.reconcile import bucket_of
 from transforms.standardize import standardized
@@ -288,19 +296,37 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
     ensure_schema(engine)
     clock = Stopwatch()
     changed, people = 0, {"persons_written": 0, "persons_removed": 0}
+
+    def count(result: dict[str, int]) -> None:
+        for key in people:
+            people[key] += result[key]
+
     with engine.begin() as conn:  # one transaction per bucket: rows and golden records
+        sources = pc.unique(table["source_system"]).to_pylist()
+        first = bool(sources) and is_first_load(conn, run_id, bucket, sources)
         for rows in person_chunks(table, cfg.buckets):
+            if first:
+                result = load_first_rows(conn, rows, run_id, valid_from, cfg.buckets)
+                changed += result["changed"]
+                count(result)
+                clock.lap("write_first_rows")
+                continue
             changed += load_source_rows(conn, rows, cfg.buckets)
             clock.lap("write_rows")
-            for key, value in recompute_dirty(conn, run_id, valid_from, cfg.buckets,
-                                              bucket).items():
-                people[key] += value
+            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket))
             clock.lap("reconcile")
+        if first:  # people marked dirty by an earlier, interrupted run
+            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket))
     engine.dispose()
     log.info("bucket %d: %d accepted rows, %d changed, %d persons written, %d removed", bucket,
              table.num_rows, changed, people["persons_written"], people["persons_removed"])
     return {"bucket": bucket, "rows": table.num_rows, "changed": changed, **people,
             "timings": clock.seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def publish_data_docs(cfg: Config, run_id: str) -> str:
+    """The run's GX validation results rendered into Data Docs; returns the index page."""
+    return str(build_data_docs(cfg.gx_root, run_id))
 
 
 def manifests(cfg: Config, run_id: str) -> list[dict]:
@@ -314,6 +340,8 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     ensure_schema(engine)
     with engine.begin() as conn:
         swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets)
+    with engine.begin() as conn:
+        analyzed = analyze_changed_tables(conn)
     entries = [{
         "source_name": m["source_name"], "window_since": m["window_since"],
         "window_until": m["window_until"], "extracted": m["extracted"],
@@ -323,7 +351,7 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     } for m in manifests(cfg, run_id)]
     record_run(engine, run_id, entries)
     engine.dispose()
-    return {"swept": swept, "sources": len(entries)}
+    return {"swept": swept, "sources": len(entries), "analyzed": analyzed}
 
 
 def source_windows(cfg: Config, names: list[str], since: str | None,
@@ -398,12 +426,16 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
         staged = _each(pool, partial(_stage, cfg, run_id, windows), names, note, "extract",
                        "extracted", "source")
         clock.lap("stage_sources")
+        # rendered beside the loads, in a worker that has GX imported already
+        docs = pool.submit(publish_data_docs, cfg, run_id) if pool else None
         _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
               "quarantined", "source")
         clock.lap("load_quarantined")
         loaded = _each(load_pool, partial(load_bucket, cfg, run_id, valid_from=started),
                        list(range(cfg.buckets)), note, "load", "loaded", "bucket")
         clock.lap("load_buckets")
+        docs = docs.result() if docs else publish_data_docs(cfg, run_id)
+        clock.lap("data_docs")
     finally:
         if pool and owned:
             pool.shutdown(cancel_futures=True)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union,
 )
 from sqlalchemy.dialects import postgresql
@@ -69,6 +70,23 @@ def warehouse_engine(url: str) -> Engine:
 def ensure_schema(engine: Engine) -> None:
     """Create the contract's tables where they are missing."""
     metadata.create_all(engine)
+
+
+def analyze_changed_tables(conn: Connection) -> list[str]:
+    """ANALYZE (PostgreSQL) the warehouse tables that changed by more than autovacuum's own
+    threshold since their last statistics, and return their names. After a bulk load the
+    planner otherwise believes the tables are still small and scans them whole for every
+    bucket of the next incremental run, until autovacuum comes round."""
+    if conn.dialect.name != "postgresql":
+        return []
+    stale = conn.execute(text(
+        "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+        "WHERE s.schemaname = current_schema() AND s.relname = ANY(:names) "
+        "AND s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)"),
+        {"names": [t.name for t in metadata.sorted_tables]}).scalars().all()
+    for name in stale:
+        conn.execute(text(f'ANALYZE "{name}"'))
+    return list(stale)
 
 
 def bucket_sql(id_number, buckets: int):
@@ -173,6 +191,46 @@ def _replace(conn: Connection, table: Table, frame: pd.DataFrame, dirty) -> None
     conn.execute(insert(table).from_select(names, select(*(staged.c[c] for c in names))))
 
 
+def _current_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Accepted source rows with the types golden records are computed from."""
+    rows = rows.copy()
+    rows["updated_at"] = pd.to_datetime(rows["updated_at"])
+    for column in ("name", "ethnicity", "source_system", "source_key", "id_number"):
+        rows[column] = rows[column].astype("string")
+    return rows
+
+
+def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_id: str,
+                  valid_from: datetime, buckets: int, dirty=None) -> dict[str, int]:
+    """Golden persons and enrollments of `rows` (all current accepted rows of the people
+    concerned) against their stored versions `old`: history for changed and removed people,
+    then the rows replaced (`dirty`: the IDs to delete first; None when nothing is stored)."""
+    golden = golden_persons(rows)
+    golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
+    existed, differs = _changed_people(golden, old)
+    previous = old.set_index("id_number").reindex(golden["id_number"])
+    keep = (existed & ~differs).to_numpy()
+    same_meta = ((previous["source_rows"].to_numpy() == golden["source_rows"].to_numpy())
+                 & (previous["name_source"].to_numpy() == golden["name_source"].to_numpy()))
+    golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
+    golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
+    golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
+    gone = old[~old["id_number"].isin(golden["id_number"])]
+    replaced = old[old["id_number"].isin(golden.loc[existed & differs, "id_number"])]
+    history = pd.concat([replaced, gone])
+    if not history.empty:
+        copy_into(conn, person_history, history.assign(valid_to=valid_from, run_id=run_id))
+    enrollments = golden_enrollments(rows)
+    if dirty is None:
+        copy_into(conn, person, golden)
+        copy_into(conn, enrollment, enrollments)
+    else:
+        _replace(conn, person, golden, dirty)
+        _replace(conn, enrollment, enrollments, dirty)
+    written = int((~(keep & same_meta)).sum())
+    return {"persons_written": written, "persons_removed": len(gone)}
+
+
 def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets: int,
                     bucket: int | None = None) -> dict[str, int]:
     """Rewrite the golden records of the dirty people of one bucket (or all), in the open
@@ -189,27 +247,31 @@ def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets
         source_record.c.outcome == literal("accepted"),
         source_record.c.id_number.in_(dirty)))
     old = read_frame(conn, select(person).where(person.c.id_number.in_(dirty)))
-    rows["updated_at"] = pd.to_datetime(rows["updated_at"])
-    for column in ("name", "ethnicity", "source_system", "source_key", "id_number"):
-        rows[column] = rows[column].astype("string")
-    golden = golden_persons(rows)
-    golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
-    existed, differs = _changed_people(golden, old)
-    previous = old.set_index("id_number").reindex(golden["id_number"])
-    keep = (existed & ~differs).to_numpy()
-    same_meta = ((previous["source_rows"].to_numpy() == golden["source_rows"].to_numpy())
-                 & (previous["name_source"].to_numpy() == golden["name_source"].to_numpy()))
-    golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
-    golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
-    golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
-    gone = old[~old["id_number"].isin(golden["id_number"])]
-    replaced = old[old["id_number"].isin(golden.loc[existed & differs, "id_number"])]
-    history = pd.concat([replaced, gone])
-    if not history.empty:
-        copy_into(conn, person_history, history.assign(valid_to=valid_from, run_id=run_id))
-    _replace(conn, person, golden, dirty)
-    _replace(conn, enrollment, golden_enrollments(rows), dirty)
+    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, dirty)
     done = delete(dirty_person)
     conn.execute(done if bucket is None else done.where(dirty_person.c.bucket == bucket))
-    written = int((~(keep & same_meta)).sum())
-    return {"persons_written": written, "persons_removed": len(gone)}
+    return people
+
+
+def is_first_load(conn: Connection, run_id: str, bucket: int, sources: list[str]) -> bool:
+    """True when nothing stored can collide with, or belongs to the people of, this bucket's
+    incoming rows: no accepted row in the bucket, and no row of these sources from another run
+    (this run's other buckets and quarantined rows hold other keys)."""
+    in_bucket = select(literal(1)).where(source_record.c.bucket == bucket,
+                                         source_record.c.outcome == literal("accepted"))
+    earlier = select(literal(1)).where(source_record.c.source_system.in_(sources),
+                                       source_record.c.run_id != run_id)
+    return not any(conn.execute(query.limit(1)).first() for query in (in_bucket, earlier))
+
+
+def load_first_rows(conn: Connection, rows: pd.DataFrame, run_id: str, valid_from: datetime,
+                    buckets: int) -> dict[str, int]:
+    """The fast path of a bucket's first load (see is_first_load): rows go straight into
+    source_record, and their people's golden records are computed from the rows in hand, with
+    nothing to compare, delete or read back. Same result as load_source_rows + recompute_dirty."""
+    if rows.empty:
+        return {"changed": 0, "persons_written": 0, "persons_removed": 0}
+    copy_into(conn, source_record, rows)
+    old = pd.DataFrame(columns=[c.name for c in person.columns])
+    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets)
+    return {"changed": len(rows), **people}

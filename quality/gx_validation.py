@@ -7,6 +7,7 @@ no unexpected values listed, so no ID number or name is copied into results or d
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,15 +42,20 @@ def expectations() -> list:
     return result
 
 
-def _context(root: Path):
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+_CONTEXTS: dict[Path, object] = {}  # per process: a file context is slow to open and to set up
 
-    root.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(root))
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+
+def _context(root: Path):
+    if root not in _CONTEXTS:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        root.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(root))
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _CONTEXTS[root] = (context, {})
+    return _CONTEXTS[root]
 
 
 @contextmanager
@@ -64,35 +70,75 @@ def _project_lock(root: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def validate_accepted(rows: pd.DataFrame, source_name: str, run_id: str, root: Path) -> dict:
-    """Validate one source's accepted rows of a run; return the statistics and the docs path."""
-    with _project_lock(root):
-        return _validated(rows, source_name, run_id, root)
+def _signature(suite) -> list[str]:
+    """A suite's expectations as comparable text (stored ones carry ids, new ones do not)."""
+    return sorted(json.dumps([e.configuration.type, e.configuration.kwargs], sort_keys=True,
+                             default=str) for e in suite.expectations)
 
 
-def _validated(rows: pd.DataFrame, source_name: str, run_id: str, root: Path) -> dict:
+def _saved(store, wanted, same) -> object:
+    """The stored object named like `wanted`, if `same(stored)`; else `wanted`, saved. Parallel
+    stages must not rewrite what is already right: GX refuses to run on objects another process
+    saved since they were loaded."""
+    try:
+        stored = store.get(wanted.name)
+    except Exception:  # GX raises a different error per store for "not found"
+        stored = None
+    return stored if stored is not None and same(stored) else store.add_or_update(wanted)
+
+
+def _definition(root: Path, source_name: str):
+    """The source's validation definition, saved once per process (under the project lock)."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
-    context = _context(root)
-    suite = context.suites.add_or_update(gx.ExpectationSuite(name=SUITE, expectations=expectations()))
-    datasource = context.data_sources.add_or_update_pandas("jinbao")
-    asset = next((a for a in datasource.assets if a.name == source_name), None)
-    asset = asset or datasource.add_dataframe_asset(source_name)
-    batch = next((b for b in asset.batch_definitions if b.name == "accepted"), None)
-    batch = batch or asset.add_batch_definition_whole_dataframe("accepted")
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{source_name}_accepted", data=batch, suite=suite))
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{source_name}_accepted", validation_definitions=[definition],
-        actions=[UpdateDataDocsAction(name="data_docs")], result_format=RESULT_FORMAT))
-    columns = [f.name for f in SOURCE_ROW]
-    frame = rows[columns]
-    result = checkpoint.run(batch_parameters={"dataframe": frame},
+    context, definitions = _context(root)
+    if source_name not in definitions:
+        with _project_lock(root):
+            wanted = gx.ExpectationSuite(name=SUITE, expectations=expectations())
+            suite = _saved(context.suites, wanted,
+                           lambda stored: _signature(stored) == _signature(wanted))
+            sources = context.data_sources
+            datasource = (sources.get("jinbao") if "jinbao" in sources.all()
+                          else sources.add_pandas("jinbao"))
+            asset = next((a for a in datasource.assets if a.name == source_name), None)
+            asset = asset or datasource.add_dataframe_asset(source_name)
+            batch = next((b for b in asset.batch_definitions if b.name == "accepted"), None)
+            batch = batch or asset.add_batch_definition_whole_dataframe("accepted")
+            definitions[source_name] = _saved(
+                context.validation_definitions,
+                gx.ValidationDefinition(name=f"{source_name}_accepted", data=batch, suite=suite),
+                lambda stored: stored.suite.id == suite.id and stored.data.id == batch.id)
+    return definitions[source_name]
+
+
+def validate_accepted(rows: pd.DataFrame, source_name: str, run_id: str, root: Path) -> dict:
+    """Validate one batch of a source's accepted rows; the result is stored under the run's
+    name (each batch its own file, so parallel stages need no lock). Returns the statistics."""
+    import great_expectations as gx
+
+    definition = _definition(root, source_name)
+    frame = rows[[f.name for f in SOURCE_ROW]]
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
                             run_id=gx.RunIdentifier(run_name=run_id))
-    stats = next(iter(result.run_results.values())).statistics
+    stats = result.statistics
     failed = [r.expectation_config.type + ":" + str(r.expectation_config.kwargs.get("column"))
-              for v in result.run_results.values() for r in v.results if not r.success]
+              for r in result.results if not r.success]
     return {"success": bool(result.success), "evaluated": stats["evaluated_expectations"],
             "unsuccessful": stats["unsuccessful_expectations"], "failed": failed,
-            "data_docs": str(root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html")}
+            "data_docs": str(data_docs_index(root))}
+
+
+def data_docs_index(root: Path) -> Path:
+    return root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def build_data_docs(root: Path, run_id: str) -> Path:
+    """Render the run's validation results into the Data Docs site (earlier runs' pages stay)
+    and rebuild its index; returns the index page."""
+    context, _ = _context(root)
+    with _project_lock(root):
+        keys = [k for k in context.validation_results_store.list_keys()
+                if k.run_id.run_name == run_id]
+        if keys:
+            context.build_data_docs(resource_identifiers=keys)
+    return data_docs_index(root)

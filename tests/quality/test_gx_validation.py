@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from quality.gx_validation import validate_accepted
+from quality.gx_validation import build_data_docs, validate_accepted
 from schemas.fields import SOURCE_ROW
 
 STRING = pd.StringDtype("pyarrow")
@@ -32,6 +32,7 @@ def test_bad_values_fail_the_expectation_they_break(tmp_path):
     rows = _rows(id_number="31011219850409522X9", name=None, sex="7", scheme="999")
     result = validate_accepted(rows, "medical", "run-2", tmp_path)
     assert not result["success"]
+    assert build_data_docs(tmp_path, "run-2").exists()
     assert {"expect_column_values_to_match_regex:id_number",
             "expect_column_values_to_not_be_null:name",
             "expect_column_values_to_be_in_set:sex",
