@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from extractors.legacy_tables import SYSTEMS
+from transforms.survivorship import DEFAULT_RULES, Survivorship
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,8 @@ class Config:
     """Attempts to read a source before its stage fails (connection refused, died mid-read)."""
     retry_delay: float = 1.0
     """Seconds before the second attempt; doubled before each later one."""
+    survivorship: Survivorship = field(default_factory=Survivorship)
+    """Which source row supplies each golden attribute ([survivorship] in the file)."""
 
     def source(self, name: str) -> SourceConfig:
         if name not in self.sources:
@@ -90,7 +93,23 @@ def default_config(workdir: Path | None = None) -> Config:
         if system == "injury" else SourceConfig(system, system, url=f"sqlite:///{estate / system}.db")
         for system in SYSTEMS
     }
-    return Config(f"sqlite:///{home / 'warehouse.db'}", home / "staging", home / "gx", 8, sources)
+    return Config(f"sqlite:///{home / 'warehouse.db'}", home / "staging", home / "gx", 8, sources,
+                  survivorship=Survivorship(source_priority=tuple(sources)))
+
+
+def _survivorship(spec: dict, sources: dict, path: Path) -> Survivorship:
+    """[survivorship]: `source_priority = [names]` (default: the order of [sources]) and, per
+    attribute, its ordered rules, e.g. `name = ["most_recent", "source_priority"]`."""
+    priority = spec.get("source_priority", list(sources))
+    unknown = [name for name in priority if name not in sources]
+    if unknown:
+        raise ConfigError(f"{path}: [survivorship] source_priority names unknown source "
+                          f"{unknown[0]!r}")
+    rules = {**DEFAULT_RULES, **{k: tuple(v) for k, v in spec.items() if k != "source_priority"}}
+    try:
+        return Survivorship(rules, tuple(priority))
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from None
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -130,6 +149,7 @@ def load_config(path: str | Path | None = None) -> Config:
             raise ConfigError(f"{where} needs url = \"...\" or conn = \"<airflow connection id>\"")
         sources[name] = SourceConfig(name, system, url=url)
     return Config(
+        survivorship=_survivorship(data.get("survivorship", {}), sources, path),
         warehouse_url=_url(warehouse["url"], base, f"{path}: [warehouse]"),
         staging_root=(base / staging.get("root", "staging")).resolve(),
         gx_root=(base / staging.get("gx_root", "gx")).resolve(),

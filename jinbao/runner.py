@@ -38,6 +38,7 @@ from extractors.sql import SourceUnavailable
 from jinbao.config import Config
 from loaders.ledger import record_run, watermarks
 from loaders.warehouse import (
+    NOTHING,
     analyze_changed_tables,
     ensure_schema,
     is_first_load,
@@ -52,7 +53,8 @@ from transforms.reconcile import bucket_of
 from transforms.standardize import standardized
 
 RECORD_COLUMNS = [
-    "source_system", "source_key", "row_hash", "outcome", "id_number", "bucket", "name", "sex",
+    "source_system", "source_key", "row_hash", "outcome", "id_number", "bucket", "claimed_id",
+    "id_repairs", "name", "sex",
     "ethnicity", "birth_date", "scheme", "pooling_region", "status", "pay_status", "employer_id",
     "enrolled_on", "updated_at", "watermark", "run_id",
 ]
@@ -144,6 +146,8 @@ def source_records(raw: pa.Table, system: str, source_name: str, run_id: str,
         "outcome": pd.Series(np.where(rejected, "quarantined", "accepted"), index=rows.index,
                              dtype="string"),
         "id_number": rows["id_number"].where(~rejected),
+        "claimed_id": rows["claimed_id"],
+        "id_repairs": rows["id_repairs"],
         **{c: rows[c] for c in ("name", "sex", "ethnicity", "birth_date", "scheme",
                                 "pooling_region", "status", "pay_status", "employer_id",
                                 "enrolled_on", "updated_at")},
@@ -227,7 +231,8 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             watermark = top if watermark is None or (top and top > watermark) else watermark
             clock.lap("stage_write")
             if len(accepted):
-                gx.append(validate_accepted(accepted, source_name, run_id, cfg.gx_root))
+                gx.append(validate_accepted(accepted, source_name, run_id, cfg.gx_root,
+                                              tuple(cfg.sources)))
             clock.lap("validate")
             # free this batch before the next one is read: memory holds one batch, not two
             del raw, record, rule_rows, failures, accepted
@@ -295,7 +300,7 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     clock = Stopwatch()
-    changed, people = 0, {"persons_written": 0, "persons_removed": 0}
+    changed, people = 0, dict(NOTHING)
 
     def count(result: dict[str, int]) -> None:
         for key in people:
@@ -306,17 +311,20 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
         first = bool(sources) and is_first_load(conn, run_id, bucket, sources)
         for rows in person_chunks(table, cfg.buckets):
             if first:
-                result = load_first_rows(conn, rows, run_id, valid_from, cfg.buckets)
+                result = load_first_rows(conn, rows, run_id, valid_from, cfg.buckets,
+                                         cfg.survivorship)
                 changed += result["changed"]
                 count(result)
                 clock.lap("write_first_rows")
                 continue
             changed += load_source_rows(conn, rows, cfg.buckets)
             clock.lap("write_rows")
-            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket))
+            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket,
+                                  cfg.survivorship))
             clock.lap("reconcile")
         if first:  # people marked dirty by an earlier, interrupted run
-            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket))
+            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket,
+                                  cfg.survivorship))
     engine.dispose()
     log.info("bucket %d: %d accepted rows, %d changed, %d persons written, %d removed", bucket,
              table.num_rows, changed, people["persons_written"], people["persons_removed"])
@@ -339,7 +347,7 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     with engine.begin() as conn:
-        swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets)
+        swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets, policy=cfg.survivorship)
     with engine.begin() as conn:
         analyzed = analyze_changed_tables(conn)
     entries = [{

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from loaders.bulk import copy_into, read_frame, temp_table
+from loaders.review import sync_cases
 from schemas.warehouse import (
     dirty_person,
     enrollment,
@@ -45,9 +47,13 @@ from schemas.warehouse import (
     quarantine,
     source_record,
 )
+from transforms.cases import person_cases
 from transforms.reconcile import bucket_of, golden_enrollments, golden_persons
+from transforms.survivorship import Survivorship
 
 PERSON_ATTRIBUTES = ["name", "sex", "ethnicity", "birth_date", "birth_region"]
+PERSON_META = ["source_rows", "name_source", "sex_source", "ethnicity_source", "birth_date_source"]
+PERSON_KINDS = ("attribute_conflict", "duplicate_enrollment")
 KEY = ("source_system", "source_key")
 
 
@@ -166,6 +172,15 @@ def _dirty_ids(bucket: int | None):
     return query if bucket is None else query.where(dirty_person.c.bucket == bucket)
 
 
+def _same(now: pd.DataFrame, before: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row by row (aligned), whether `columns` hold the same values (missing equals missing)."""
+    same = np.ones(len(now), dtype=bool)
+    for column in columns:
+        same &= (now[column].astype("string").fillna("\0").to_numpy()
+                 == before[column].astype("string").fillna("\0").to_numpy())
+    return same
+
+
 def _changed_people(golden: pd.DataFrame, old: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """(existed, attributes differ) per golden row, against the stored person rows."""
     merged = golden[["id_number", *PERSON_ATTRIBUTES]].merge(
@@ -194,24 +209,25 @@ def _replace(conn: Connection, table: Table, frame: pd.DataFrame, dirty) -> None
 def _current_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Accepted source rows with the types golden records are computed from."""
     rows = rows.copy()
-    rows["updated_at"] = pd.to_datetime(rows["updated_at"])
-    for column in ("name", "ethnicity", "source_system", "source_key", "id_number"):
+    for column in ("updated_at", "birth_date", "enrolled_on"):  # SQLite gives text
+        rows[column] = pd.to_datetime(rows[column])
+    for column in ("name", "sex", "ethnicity", "source_system", "source_key", "id_number"):
         rows[column] = rows[column].astype("string")
     return rows
 
 
 def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_id: str,
-                  valid_from: datetime, buckets: int, dirty=None) -> dict[str, int]:
-    """Golden persons and enrollments of `rows` (all current accepted rows of the people
-    concerned) against their stored versions `old`: history for changed and removed people,
-    then the rows replaced (`dirty`: the IDs to delete first; None when nothing is stored)."""
-    golden = golden_persons(rows)
+                  valid_from: datetime, buckets: int, policy: Survivorship | None,
+                  dirty=None) -> dict[str, int]:
+    """Golden persons, enrollments and review cases of `rows` (all current accepted rows of the
+    people concerned) against their stored versions `old`: history for changed and removed
+    people, then the rows replaced (`dirty`: the IDs to delete first; None: nothing stored)."""
+    golden = golden_persons(rows, policy)
     golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
     existed, differs = _changed_people(golden, old)
     previous = old.set_index("id_number").reindex(golden["id_number"])
     keep = (existed & ~differs).to_numpy()
-    same_meta = ((previous["source_rows"].to_numpy() == golden["source_rows"].to_numpy())
-                 & (previous["name_source"].to_numpy() == golden["name_source"].to_numpy()))
+    same_meta = _same(golden, previous.reset_index(), PERSON_META)
     golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
     golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
     golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
@@ -227,12 +243,20 @@ def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_i
     else:
         _replace(conn, person, golden, dirty)
         _replace(conn, enrollment, enrollments, dirty)
+    found, found_rows = person_cases(rows, enrollments)
+    cases = sync_cases(conn, found, found_rows, pd.concat([golden["id_number"], old["id_number"]]),
+                       PERSON_KINDS, run_id)
     written = int((~(keep & same_meta)).sum())
-    return {"persons_written": written, "persons_removed": len(gone)}
+    return {"persons_written": written, "persons_removed": len(gone),
+            "cases_opened": cases["opened"], "cases_withdrawn": cases["withdrawn"]}
+
+
+NOTHING = {"persons_written": 0, "persons_removed": 0, "cases_opened": 0, "cases_withdrawn": 0}
 
 
 def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets: int,
-                    bucket: int | None = None) -> dict[str, int]:
+                    bucket: int | None = None, policy: Survivorship | None = None
+                    ) -> dict[str, int]:
     """Rewrite the golden records of the dirty people of one bucket (or all), in the open
     transaction.
 
@@ -242,12 +266,13 @@ def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets
     dirty = _dirty_ids(bucket)
     count = conn.execute(select(func.count()).select_from(dirty.subquery())).scalar_one()
     if not count:
-        return {"persons_written": 0, "persons_removed": 0}
+        return dict(NOTHING)
     rows = read_frame(conn, select(source_record).where(
         source_record.c.outcome == literal("accepted"),
         source_record.c.id_number.in_(dirty)))
     old = read_frame(conn, select(person).where(person.c.id_number.in_(dirty)))
-    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, dirty)
+    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, policy,
+                           dirty)
     done = delete(dirty_person)
     conn.execute(done if bucket is None else done.where(dirty_person.c.bucket == bucket))
     return people
@@ -265,13 +290,13 @@ def is_first_load(conn: Connection, run_id: str, bucket: int, sources: list[str]
 
 
 def load_first_rows(conn: Connection, rows: pd.DataFrame, run_id: str, valid_from: datetime,
-                    buckets: int) -> dict[str, int]:
+                    buckets: int, policy: Survivorship | None = None) -> dict[str, int]:
     """The fast path of a bucket's first load (see is_first_load): rows go straight into
     source_record, and their people's golden records are computed from the rows in hand, with
     nothing to compare, delete or read back. Same result as load_source_rows + recompute_dirty."""
     if rows.empty:
-        return {"changed": 0, "persons_written": 0, "persons_removed": 0}
+        return {"changed": 0, **NOTHING}
     copy_into(conn, source_record, rows)
     old = pd.DataFrame(columns=[c.name for c in person.columns])
-    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets)
+    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, policy)
     return {"changed": len(rows), **people}

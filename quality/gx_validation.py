@@ -42,17 +42,19 @@ def expectations() -> list:
     return result
 
 
-_CONTEXTS: dict[Path, object] = {}  # per process: a file context is slow to open and to set up
+_CONTEXTS: dict[Path, tuple] = {}  # per process: (file context, definitions by source name)
 
 
-def _context(root: Path):
+def _context(root: Path) -> tuple:
+    """This process's context of the project, read under the project lock (another process may
+    be writing its files)."""
     if root not in _CONTEXTS:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        root.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(root))
+        with _project_lock(root):
+            context = gx.get_context(mode="file", project_root_dir=str(root))
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         _CONTEXTS[root] = (context, {})
     return _CONTEXTS[root]
@@ -87,8 +89,10 @@ def _saved(store, wanted, same) -> object:
     return stored if stored is not None and same(stored) else store.add_or_update(wanted)
 
 
-def _definition(root: Path, source_name: str):
-    """The source's validation definition, saved once per process (under the project lock)."""
+def _definition(root: Path, source_name: str, all_sources: tuple[str, ...]):
+    """The source's validation definition. The first call in a process sets up every source's
+    at once, under the project lock, so that later validations (which read the project's files
+    outside the lock) never meet a file another process is writing."""
     import great_expectations as gx
 
     context, definitions = _context(root)
@@ -100,23 +104,26 @@ def _definition(root: Path, source_name: str):
             sources = context.data_sources
             datasource = (sources.get("jinbao") if "jinbao" in sources.all()
                           else sources.add_pandas("jinbao"))
-            asset = next((a for a in datasource.assets if a.name == source_name), None)
-            asset = asset or datasource.add_dataframe_asset(source_name)
-            batch = next((b for b in asset.batch_definitions if b.name == "accepted"), None)
-            batch = batch or asset.add_batch_definition_whole_dataframe("accepted")
-            definitions[source_name] = _saved(
-                context.validation_definitions,
-                gx.ValidationDefinition(name=f"{source_name}_accepted", data=batch, suite=suite),
-                lambda stored: stored.suite.id == suite.id and stored.data.id == batch.id)
+            for name in dict.fromkeys((source_name, *all_sources)):
+                asset = next((a for a in datasource.assets if a.name == name), None)
+                asset = asset or datasource.add_dataframe_asset(name)
+                batch = next((b for b in asset.batch_definitions if b.name == "accepted"), None)
+                batch = batch or asset.add_batch_definition_whole_dataframe("accepted")
+                definitions[name] = _saved(
+                    context.validation_definitions,
+                    gx.ValidationDefinition(name=f"{name}_accepted", data=batch, suite=suite),
+                    lambda stored, b=batch: stored.suite.id == suite.id and stored.data.id == b.id)
     return definitions[source_name]
 
 
-def validate_accepted(rows: pd.DataFrame, source_name: str, run_id: str, root: Path) -> dict:
+def validate_accepted(rows: pd.DataFrame, source_name: str, run_id: str, root: Path,
+                      all_sources: tuple[str, ...] = ()) -> dict:
     """Validate one batch of a source's accepted rows; the result is stored under the run's
-    name (each batch its own file, so parallel stages need no lock). Returns the statistics."""
+    name (each batch its own file, so parallel stages need no lock). `all_sources`: every source
+    the run stages (their definitions are set up together). Returns the statistics."""
     import great_expectations as gx
 
-    definition = _definition(root, source_name)
+    definition = _definition(root, source_name, all_sources)
     frame = rows[[f.name for f in SOURCE_ROW]]
     result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
                             run_id=gx.RunIdentifier(run_name=run_id))

@@ -36,12 +36,18 @@ def _fields(fields: tuple[Field, ...], keys: tuple[str, ...], lenient: bool = Fa
     return [_column(f, f.name in keys, lenient) for f in fields]
 
 
+def _provenance() -> list[Column]:
+    """Which source row supplied each golden attribute ('id_number': the ID itself)."""
+    return [Column(f"{a}_source", String(), comment=f"source_system|source_key of the {a}")
+            for a in ("name", "sex", "ethnicity", "birth_date")]
+
+
 person = Table(
     "person", metadata,
     *_fields(PERSON, ("id_number",)),
     Column("bucket", Integer, nullable=False),
     Column("source_rows", Integer, nullable=False, comment="source rows merged into this person"),
-    Column("name_source", String(), comment="source_system|source_key that supplied the name"),
+    *_provenance(),
     Column("valid_from", DateTime, nullable=False),
     Column("created_run", String(64), nullable=False),
     Column("updated_run", String(64), nullable=False),
@@ -52,7 +58,8 @@ person_history = Table(
     *_fields(PERSON, ("id_number",)),
     Column("valid_from", DateTime, primary_key=True),
     Column("valid_to", DateTime, nullable=False),
-    Column("name_source", String()),
+    Column("source_rows", Integer),
+    *_provenance(),
     Column("run_id", String(64), nullable=False, comment="run that replaced this version"),
 )
 
@@ -61,6 +68,7 @@ enrollment = Table(
     *_fields(ENROLLMENT, ("id_number", "scheme", "pooling_region")),
     Column("source_system", String(64), nullable=False),
     Column("source_key", String(), nullable=False),
+    Column("source_rows", Integer, nullable=False, comment="files merged into this enrollment"),
     Column("run_id", String(64), nullable=False),
 )
 
@@ -72,6 +80,9 @@ source_record = Table(
     Column("outcome", String(12), nullable=False, comment="accepted | quarantined"),
     Column("id_number", String(18), index=True, comment="the person it belongs to; NULL if quarantined"),
     Column("bucket", Integer),
+    Column("claimed_id", String(18), index=True,
+           comment="the 18-character number the row claims, repaired, even when it fails a rule"),
+    Column("id_repairs", String(), comment="repairs applied to the ID as read"),
     *_fields(SOURCE_ROW[1:], (), lenient=True),
     Column("watermark", String(32)),
     Column("run_id", String(64), nullable=False),
@@ -89,12 +100,27 @@ quarantine = Table(
 
 review_case = Table(
     "review_case", metadata,
-    Column("case_id", String(64), primary_key=True),
-    Column("kind", String(32), nullable=False),
+    Column("case_id", String(64), primary_key=True, comment="kind-hash of its subject: stable"),
+    Column("kind", String(32), nullable=False,
+           comment="attribute_conflict | suspected_duplicate | duplicate_enrollment"),
+    Column("id_number", String(18), index=True, comment="the person the case is about"),
     Column("id_numbers", Text, nullable=False, comment="JSON list of the ID numbers involved"),
-    Column("evidence", Text),
-    Column("status", String(16), nullable=False),
+    Column("attribute", String(32), comment="attribute_conflict: name | sex | birth_date"),
+    Column("score", Float, comment="suspected_duplicate: match weight (log2 odds)"),
+    Column("evidence", Text, comment="JSON: values and source rows; may hold personal data"),
+    Column("status", String(16), nullable=False, comment="open | resolved | withdrawn"),
+    Column("decision", Text, comment="JSON: what a reviewer decided, by whom, when"),
     Column("opened_run", String(64), nullable=False),
+    Column("updated_run", String(64), nullable=False),
+)
+
+# The source rows each case concerns.
+review_case_row = Table(
+    "review_case_row", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("source_system", String(64), primary_key=True),
+    Column("source_key", String(), primary_key=True),
+    Column("id_number", String(18), comment="the ID the row belongs to, or claims"),
 )
 
 run_ledger = Table(

@@ -98,7 +98,7 @@ def mariadb_url() -> Iterator[str]:
 
 
 DUMPED = ["person", "person_history", "enrollment", "source_record", "quarantine",
-          "review_case", "watermark"]
+          "review_case", "review_case_row", "watermark"]
 RUN_COLUMNS = {"run_id", "created_run", "updated_run", "valid_from", "valid_to", "opened_run"}
 
 

@@ -39,10 +39,13 @@ def check_chars(first17: pd.Series) -> pd.Series:
 
 
 def repaired_ids(raw: pd.Series, as_of: pd.Timestamp | pd.Series | None = None) -> pd.DataFrame:
-    """Repair raw ID values; return columns id_number, id_rule and id_repairs, aligned to `raw`.
+    """Repair raw ID values; return columns id_number, id_rule, id_repairs and claimed_id,
+    aligned to `raw`.
 
     id_number is the 18-character number (NA when a rule fails), id_rule the first failing rule
-    (NA when none), id_repairs the comma-separated repairs applied (for the audit trail).
+    (NA when none), id_repairs the comma-separated repairs applied (for the audit trail),
+    claimed_id the 18 characters the row claims after repair, even when a check fails (NA when
+    there are not 17 digits to read): what suspected-duplicate matching compares.
     `as_of` is the record date the embedded birth date may not be after (default: no limit).
     """
     text = raw.astype(_STRING).fillna("")
@@ -103,8 +106,9 @@ def repaired_ids(raw: pd.Series, as_of: pd.Timestamp | pd.Series | None = None) 
     repair_text = repair_text.str.rstrip(",")
     no_number = rule.isin([ID_MISSING, ID_PLACEHOLDER, ID_MALFORMED]).fillna(False)
     repair_text = repair_text.mask(no_number & (repair_text != "whitespace"), "")
+    claimed = (first17 + given).where(has17)
     return pd.DataFrame({"id_number": number.astype(_STRING), "id_rule": rule,
-                         "id_repairs": repair_text})
+                         "id_repairs": repair_text, "claimed_id": claimed.astype(_STRING)})
 
 
 def sex_from_id(id_number: pd.Series) -> pd.Series:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from transforms.identity import birth_date_from_id, sex_from_id
+from transforms.survivorship import Survivorship, survivors
 
 TIE_BREAK = ["source_system", "source_key"]
 
@@ -23,41 +23,38 @@ def _latest_first(rows: pd.DataFrame) -> pd.DataFrame:
                             na_position="last", kind="stable")
 
 
-def golden_persons(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per id_number: the name most rows agree on (ties: most recently updated), the
-    latest stated ethnicity, and sex, birth date and birth region as the ID number encodes them."""
+PERSON_COLUMNS = ["id_number", "name", "sex", "ethnicity", "birth_date", "birth_region",
+                  "source_rows", "name_source", "sex_source", "ethnicity_source",
+                  "birth_date_source"]
+
+
+def golden_persons(rows: pd.DataFrame, policy: Survivorship | None = None) -> pd.DataFrame:
+    """One row per id_number: each attribute chosen by the survivorship rules, with the source
+    row that supplied it; birth region as the ID number encodes it."""
     if rows.empty:
-        return pd.DataFrame(columns=["id_number", "name", "sex", "ethnicity", "birth_date",
-                                     "birth_region", "source_rows", "name_source"])
-    ordered = _latest_first(rows)
-    votes = ordered.groupby(["id_number", "name"], sort=False).size().rename("votes")
-    ordered = ordered.join(votes, on=["id_number", "name"])
-    ordered["_rank"] = range(len(ordered))
-    named = (ordered.sort_values(["votes", "_rank"], ascending=[False, True], kind="stable")
-             .drop_duplicates("id_number").set_index("id_number"))
-    ethnicity = (ordered[ordered["ethnicity"].notna()].drop_duplicates("id_number")
-                 .set_index("id_number")["ethnicity"])
-    ids = pd.Series(named.index, index=named.index)
-    return pd.DataFrame({
-        "id_number": ids,
-        "name": named["name"],
-        "sex": sex_from_id(ids),
-        "ethnicity": ethnicity.reindex(named.index),
-        "birth_date": birth_date_from_id(ids).dt.date,
-        "birth_region": ids.str.slice(0, 6),
-        "source_rows": rows.groupby("id_number").size().reindex(named.index),
-        "name_source": named["source_system"] + "|" + named["source_key"],
-    }).sort_index().reset_index(drop=True)
+        return pd.DataFrame(columns=PERSON_COLUMNS)
+    policy = policy or Survivorship()
+    ids = pd.Series(sorted(rows["id_number"].unique()), dtype="string")
+    golden = pd.DataFrame({"id_number": ids, "birth_region": ids.str.slice(0, 6)})
+    golden["source_rows"] = rows.groupby("id_number").size().reindex(ids).to_numpy()
+    for attribute in ("name", "sex", "ethnicity", "birth_date"):
+        chosen = survivors(rows, attribute, policy).reindex(ids)
+        golden[attribute] = chosen["value"].to_numpy()
+        golden[f"{attribute}_source"] = chosen["source"].to_numpy()
+    return golden[PERSON_COLUMNS]
 
 
 ENROLLMENT_KEY = ["id_number", "scheme", "pooling_region"]
 
 
 def golden_enrollments(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per person, scheme and pooling region: the most recently updated source row."""
+    """One row per person, scheme and pooling region: the most recently updated source row.
+    `source_rows` counts the files merged into it (一人多档 in one system and region)."""
     columns = [*ENROLLMENT_KEY, "status", "pay_status", "employer_id", "enrolled_on",
-               "updated_at", "source_system", "source_key", "run_id"]
+               "updated_at", "source_system", "source_key", "source_rows", "run_id"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    latest = _latest_first(rows).drop_duplicates(ENROLLMENT_KEY)
+    ordered = _latest_first(rows)
+    counts = ordered.groupby(ENROLLMENT_KEY).size().rename("source_rows")
+    latest = ordered.drop_duplicates(ENROLLMENT_KEY).join(counts, on=ENROLLMENT_KEY)
     return latest[columns].sort_values(ENROLLMENT_KEY).reset_index(drop=True)

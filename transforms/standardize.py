@@ -67,14 +67,15 @@ PROFILES = {
         status_codes={"1": "1", "0": "4"}, employer_id="dwbh"),
 }
 
-DATE_FORMATS = ("%Y%m%d", "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y.%m")
+DAY_FORMATS = ("%Y%m%d", "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d")
+DATE_FORMATS = (*DAY_FORMATS, "%Y.%m")  # '1975.03': the first of the month
 
 
-def parsed_dates(raw: pd.Series) -> pd.Series:
+def parsed_dates(raw: pd.Series, formats: tuple[str, ...] = DATE_FORMATS) -> pd.Series:
     """Legacy date text in any of the known formats -> date; '00000000' and nonsense -> NaT."""
     text = raw.astype(STRING).str.strip().str.slice(0, 10)
     result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-    for fmt in DATE_FORMATS:
+    for fmt in formats:
         missing = result.isna()
         if not missing.any():
             break
@@ -138,7 +139,8 @@ def standardized(raw: pa.Table, system: str) -> pd.DataFrame:
     out["name"] = normalized_names(out["name_raw"])
     out["sex"] = _coded(_column(frame, profile.sex), profile.sex_codes)
     out["ethnicity"] = ethnicity_codes(_column(frame, profile.ethnicity))
-    out["birth_date"] = parsed_dates(_column(frame, profile.birth_date))
+    # a birth month without its day is no birth date: it would contradict the ID's day
+    out["birth_date"] = parsed_dates(_column(frame, profile.birth_date), DAY_FORMATS)
     scheme = (_column(frame, profile.scheme).str.strip() if profile.scheme
               else pd.Series(profile.fixed_scheme, index=frame.index, dtype=STRING))
     out["scheme"] = scheme

@@ -20,6 +20,7 @@ def _rows(specs: list[tuple[str, str, str, str]], run_id: str = "r1") -> pd.Data
     """(source_system, source_key, id_number, name) -> source_record rows."""
     frame = pd.DataFrame([{
         "source_system": system, "source_key": key, "outcome": "accepted", "id_number": number,
+        "claimed_id": number, "id_repairs": "",
         "name": name, "sex": "2", "ethnicity": "01", "birth_date": None, "scheme": "310",
         "pooling_region": "440100", "status": "1", "pay_status": None, "employer_id": "E1",
         "enrolled_on": None, "updated_at": pd.Timestamp("2024-01-01") + pd.Timedelta(days=i),

@@ -1,0 +1,60 @@
+"""Review cases in the warehouse: found cases replace the stored ones of the same people, while a
+case keeps its id, its opening run and any human decision for as long as it is found again.
+
+A case no longer found (the data changed) is not deleted but `withdrawn`, so an auditor still sees
+that it was raised; a withdrawn case found again is open again.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, delete, exists, select
+
+from loaders.bulk import copy_into, read_frame, temp_table
+from schemas.warehouse import review_case, review_case_row
+
+OPEN, RESOLVED, WITHDRAWN = "open", "resolved", "withdrawn"
+CONTENT = ["id_numbers", "attribute", "score", "evidence"]
+
+
+def _same_content(found: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
+    same = pd.Series(True, index=found.index)
+    for column in CONTENT:
+        now = found[column].astype("string").fillna("\0")
+        before = stored[column].astype("string").fillna("\0")
+        same &= (now.to_numpy() == before.to_numpy())
+    return same
+
+
+def _delete(conn: Connection, table, ids: pd.Series) -> None:
+    doomed = temp_table(conn, "jinbao_doomed_case", review_case, ["case_id"], key=("case_id",))
+    copy_into(conn, doomed, pd.DataFrame({"case_id": ids.drop_duplicates()}))
+    conn.execute(delete(table).where(exists().where(table.c.case_id == doomed.c.case_id)))
+
+
+def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
+               people: pd.Series, kinds: tuple[str, ...], run_id: str) -> dict[str, int]:
+    """Make the stored cases of `kinds` about `people` those `found` (with their rows)."""
+    scope = temp_table(conn, "jinbao_case_scope", review_case, ["id_number"], key=("id_number",))
+    copy_into(conn, scope, pd.DataFrame({"id_number": people.dropna().drop_duplicates()}))
+    stored = read_frame(conn, select(review_case).where(
+        review_case.c.kind.in_(kinds),
+        exists().where(scope.c.id_number == review_case.c.id_number)))
+    if found.empty and stored.empty:
+        return {"opened": 0, "withdrawn": 0}
+    previous = stored.set_index("case_id").reindex(found["case_id"])
+    known = previous["status"].notna().to_numpy()
+    same = _same_content(found.reset_index(drop=True), previous.reset_index(drop=True)).to_numpy()
+    reopened = previous["status"].to_numpy() == WITHDRAWN
+    cases = found.assign(
+        status=previous["status"].where(known & ~reopened, OPEN).to_numpy(),
+        decision=previous["decision"].to_numpy(),
+        opened_run=previous["opened_run"].where(known, run_id).to_numpy(),
+        updated_run=previous["updated_run"].where(known & same & ~reopened, run_id).to_numpy())
+    gone = stored[~stored["case_id"].isin(found["case_id"]) & (stored["status"] == OPEN)]
+    gone = gone.assign(status=WITHDRAWN, updated_run=run_id)
+    _delete(conn, review_case, pd.concat([cases["case_id"], gone["case_id"]]))
+    _delete(conn, review_case_row, cases["case_id"])  # a withdrawn case keeps its rows
+    copy_into(conn, review_case, pd.concat([cases, gone], ignore_index=True))
+    copy_into(conn, review_case_row, found_rows)
+    return {"opened": int((~known | reopened).sum()), "withdrawn": len(gone)}

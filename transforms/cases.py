@@ -1,0 +1,131 @@
+"""Review cases a person's own rows raise: attribute conflicts and duplicate enrollments.
+
+Both are pure functions of one person's current rows (like the golden record), so they are
+recomputed with it for any set of people. A case's id is a hash of its kind and subject, so a
+rerun finds the same case again (and a human decision on it stays attached).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+
+from transforms.names import name_keys
+from transforms.survivorship import id_values, stated
+
+CASE_COLUMNS = ["case_id", "kind", "id_number", "id_numbers", "attribute", "score", "evidence"]
+CASE_ROW_COLUMNS = ["case_id", "source_system", "source_key", "id_number"]
+ACTIVE = "1"  # codes/enrollment_status.csv: 正常参保
+# A person may hold one basic pension and one basic medical insurance, whichever scheme and
+# region (enterprise 110, institution 120 or resident 170 pension; employee 310 or resident 390
+# medical), and each other scheme in one region; supplementary medical schemes (320-370) stack.
+SCHEME_FAMILY = {"110": "basic_pension", "120": "basic_pension", "170": "basic_pension",
+                 "310": "basic_medical", "390": "basic_medical", "210": "unemployment",
+                 "410": "work_injury", "510": "maternity"}
+CONFLICT_ATTRIBUTES = ("name", "sex", "birth_date")
+
+
+def case_id(kind: str, *parts: str) -> str:
+    digest = hashlib.sha1("|".join([kind, *parts]).encode()).hexdigest()[:16]
+    return f"{kind}-{digest}"
+
+
+def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.DataFrame(columns=CASE_COLUMNS), pd.DataFrame(columns=CASE_ROW_COLUMNS)
+
+
+def _frames(cases: list[dict], rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if not cases:
+        return _empty()
+    return (pd.DataFrame(cases, columns=CASE_COLUMNS),
+            pd.DataFrame(rows, columns=CASE_ROW_COLUMNS).drop_duplicates())
+
+
+def _statements(rows: pd.DataFrame, attribute: str) -> pd.DataFrame:
+    """Rows stating `attribute`: value, compared form, and what the ID says (NA for names)."""
+    rows = rows[stated(rows[attribute], attribute)]
+    value = rows[attribute]
+    statements = rows[["id_number", "source_system", "source_key"]]
+    if attribute == "name":
+        compared = name_keys(value)
+        id_says = pd.Series(pd.NA, index=rows.index, dtype="string")
+    else:
+        compared = value.astype("string")
+        id_says = id_values(rows["id_number"], attribute).astype("string")
+    statements = statements.assign(value=value.astype("string"), compared=compared,
+                                   id_says=id_says)
+    return statements.sort_values(["id_number", "source_system", "source_key"])  # stable
+
+
+def attribute_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cases for people whose rows disagree on name, sex or birth date, among themselves or
+    with what the ID number encodes; names are compared by name key (张偉 = 张伟)."""
+    cases, case_rows = [], []
+    for attribute in CONFLICT_ATTRIBUTES:
+        stated = _statements(rows, attribute)
+        by_person = stated.groupby("id_number")
+        disagree = by_person["compared"].nunique() > 1
+        contradicts = (stated["id_says"].notna() & (stated["compared"] != stated["id_says"])
+                       ).groupby(stated["id_number"]).any()
+        conflicted = disagree.index[disagree | contradicts.reindex(disagree.index)]
+        for id_number, group in stated[stated["id_number"].isin(conflicted)].groupby(
+                "id_number", sort=True):
+            values: dict[str, dict] = {}
+            for row in group.itertuples(index=False):
+                entry = values.setdefault(row.compared, {"value": row.value, "rows": []})
+                entry["rows"].append(f"{row.source_system}|{row.source_key}")
+            evidence = {"attribute": attribute,
+                        "values": sorted(values.values(), key=lambda v: v["value"])}
+            if attribute != "name":
+                evidence["id_says"] = group["id_says"].iloc[0]
+            cid = case_id("attribute_conflict", id_number, attribute)
+            cases.append({"case_id": cid, "kind": "attribute_conflict", "id_number": id_number,
+                          "id_numbers": json.dumps([id_number]), "attribute": attribute,
+                          "score": None, "evidence": json.dumps(evidence, ensure_ascii=False)})
+            case_rows += [{"case_id": cid, "source_system": r.source_system,
+                           "source_key": r.source_key, "id_number": id_number}
+                          for r in group.itertuples(index=False)]
+    return _frames(cases, case_rows)
+
+
+def duplicate_enrollments(enrollments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cases for people with two or more active enrollments in one scheme family (重复参保):
+    the same scheme in two pooling regions, or two basic pension or basic medical schemes."""
+    active = enrollments[enrollments["status"] == ACTIVE].assign(
+        family=enrollments["scheme"].map(SCHEME_FAMILY))
+    active = active[active["family"].notna()]
+    counts = active.groupby(["id_number", "family"]).size()
+    doubled = counts[counts > 1].index
+    if doubled.empty:
+        return _empty()
+    cases, case_rows = [], []
+    keyed = active.sort_values(["id_number", "family", "scheme", "pooling_region"]).set_index(
+        ["id_number", "family"])
+    for id_number, family in doubled:
+        group = keyed.loc[[(id_number, family)]]
+        cid = case_id("duplicate_enrollment", id_number, family)
+        evidence = {"scheme_family": family, "enrollments": [
+            {"scheme": r.scheme, "pooling_region": r.pooling_region,
+             "source": f"{r.source_system}|{r.source_key}",
+             "enrolled_on": None if pd.isna(r.enrolled_on) else str(r.enrolled_on)[:10]}
+            for r in group.itertuples()]}
+        cases.append({"case_id": cid, "kind": "duplicate_enrollment", "id_number": id_number,
+                      "id_numbers": json.dumps([id_number]), "attribute": family, "score": None,
+                      "evidence": json.dumps(evidence, ensure_ascii=False)})
+        case_rows += [{"case_id": cid, "source_system": r.source_system,
+                       "source_key": r.source_key, "id_number": id_number}
+                      for r in group.itertuples()]
+    return _frames(cases, case_rows)
+
+
+def person_cases(rows: pd.DataFrame, enrollments: pd.DataFrame
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every case the given people's own rows raise."""
+    found = [attribute_conflicts(rows), duplicate_enrollments(enrollments)]
+    found = [f for f in found if not f[0].empty]
+    if not found:
+        return _empty()
+    return (pd.concat([f[0] for f in found], ignore_index=True),
+            pd.concat([f[1] for f in found], ignore_index=True))
