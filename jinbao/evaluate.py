@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from schemas.warehouse import source_record
+from schemas.warehouse import quarantine, review_case, source_record
+from transforms.suspects import CASE_KIND, ID_RULES
 
 
 def _pairs(sizes: pd.Series) -> int:
@@ -35,4 +37,59 @@ def pairwise_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
         "predicted_pairs": predicted, "true_pairs": actual, "true_positive_pairs": both,
         "precision": both / predicted if predicted else 1.0,
         "recall": both / actual if actual else 1.0,
+    }
+
+
+def _cross_pairs(rows: pd.DataFrame, group: str, part: str) -> int:
+    """Pairs of rows in one `group` but in different `part`s."""
+    total = _pairs(rows.groupby(group).size())
+    return total - _pairs(rows.groupby([group, part]).size())
+
+
+def suspect_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
+    """How well suspected_duplicate cases find the same-person pairs exact matching missed.
+
+    An entity is a person (its accepted rows) or a row quarantined for its ID number. The pairs
+    exact matching missed are the same-person row pairs in two different entities; a case
+    covers every row pair across its two entities. A case is true when its entities' rows
+    mostly belong to one person. Also the pairwise scores of exact merges and cases together,
+    taken as proposed links, over the rows of all entities."""
+    truth = pd.read_csv(truth_csv, dtype=str, keep_default_na=False)
+    with engine.connect() as conn:
+        rows = pd.read_sql(select(source_record.c.source_system, source_record.c.source_key,
+                                  source_record.c.id_number, source_record.c.outcome), conn)
+        ruled = pd.read_sql(select(quarantine.c.source_system, quarantine.c.source_key)
+                            .where(quarantine.c.rule.in_(ID_RULES)).distinct(), conn)
+        cases = pd.read_sql(select(review_case.c.case_id, review_case.c.evidence)
+                            .where(review_case.c.kind == CASE_KIND), conn)
+    rows = rows.merge(truth, on=["source_system", "source_key"])
+    loose = rows.merge(ruled, on=["source_system", "source_key"])
+    loose = loose.assign(entity=loose["source_system"] + "|" + loose["source_key"])
+    accepted = rows[rows["outcome"] == "accepted"].assign(entity=lambda f: f["id_number"])
+    members = pd.concat([accepted, loose], ignore_index=True)
+    missed = _cross_pairs(members, "person_key", "entity")
+    people = members.groupby(["entity", "person_key"]).size()
+    majority = people.reset_index().sort_values(0, ascending=False).drop_duplicates("entity")
+    owner = majority.set_index("entity")["person_key"]
+    covered = covered_true = true_cases = 0
+    for evidence in cases["evidence"]:
+        left, right = json.loads(evidence)["entities"]
+        a, b = people.get(left, pd.Series(dtype=int)), people.get(right, pd.Series(dtype=int))
+        covered += int(a.sum() * b.sum())
+        covered_true += int((a * b.reindex(a.index, fill_value=0)).sum())
+        true_cases += int(owner.get(left) == owner.get(right))
+    exact_true = _pairs(accepted.groupby(["id_number", "person_key"]).size())
+    exact = _pairs(accepted.groupby("id_number").size())
+    actual = _pairs(members.groupby("person_key").size())
+    precision = (exact_true + covered_true) / max(exact + covered, 1)
+    recall = (exact_true + covered_true) / max(actual, 1)
+    false_cases = len(cases) - true_cases
+    return {
+        "cases": len(cases), "true_cases": true_cases, "false_cases": false_cases,
+        "false_per_true": false_cases / max(true_cases, 1),
+        "missed_pairs": missed, "found_pairs": covered_true,
+        "case_recall": covered_true / missed if missed else 1.0,
+        "exact_f1": 2 * exact_true / max(exact + actual, 1),
+        "proposed_precision": precision, "proposed_recall": recall,
+        "proposed_f1": 2 * precision * recall / max(precision + recall, 1e-9),
     }

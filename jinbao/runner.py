@@ -37,6 +37,7 @@ from extractors.registry import extract_batches
 from extractors.sql import SourceUnavailable
 from jinbao.config import Config
 from loaders.ledger import record_run, watermarks
+from loaders.review import refresh_suspected_duplicates
 from loaders.warehouse import (
     NOTHING,
     analyze_changed_tables,
@@ -350,6 +351,8 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
         swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets, policy=cfg.survivorship)
     with engine.begin() as conn:
         analyzed = analyze_changed_tables(conn)
+    with engine.begin() as conn:
+        suspects = refresh_suspected_duplicates(conn, run_id)
     entries = [{
         "source_name": m["source_name"], "window_since": m["window_since"],
         "window_until": m["window_until"], "extracted": m["extracted"],
@@ -359,7 +362,8 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     } for m in manifests(cfg, run_id)]
     record_run(engine, run_id, entries)
     engine.dispose()
-    return {"swept": swept, "sources": len(entries), "analyzed": analyzed}
+    return {"swept": swept, "sources": len(entries), "analyzed": analyzed,
+            "suspected_duplicates": suspects}
 
 
 def source_windows(cfg: Config, names: list[str], since: str | None,

@@ -1,0 +1,288 @@
+"""Suspected duplicates: entities whose ID numbers differ but which are probably one person.
+
+An entity is a golden person (its ID number), or a source row quarantined for its ID number
+(checksum, missing, placeholder, malformed, impossible birth date or area code). Candidate pairs
+come from three blocks, each near-linear in the number of entities:
+
+    checksum   a row whose 18 characters fail the check: every number one substitution or one
+               adjacent swap away that passes it (at most ~35), looked up among the persons
+    old15      a person whose number was upgraded from 15 digits (a typo there still passes the
+               check): persons whose 15-digit forms differ in one digit or one adjacent swap
+    name_born  the same name key and birth date (rows without a usable number)
+
+Two numbers that both pass the check and came as 18 digits are never paired by number: MOD 11-2
+catches every single typo and adjacent swap, so they are two people (twins differ by one).
+
+Pairs are scored Fellegi-Sunter style: the sum of log2(m/u) over the comparisons, where m is the
+chance of the observed agreement for one person and u for two different people. The m values are
+fixed judgements about clerical error (below); the u values of names and birth dates are their
+frequencies among the persons (a common name is weak evidence). A pair becomes a case when its
+weight reaches log2(persons): even odds that it is a match, for a prior of one true partner among
+all persons. Nothing here merges anyone: cases wait for a reviewer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from transforms.identity import CHECK_CHARS, WEIGHTS
+from transforms.names import name_keys, pinyin_keys
+
+ID_RULES = ("id_checksum", "id_missing", "id_placeholder", "id_malformed", "id_birth_date",
+            "id_area_code")
+# m: P(agreement level | same person); u: P(level | different people), where not from the data.
+M_ONE_EDIT, U_ONE_EDIT = 0.9, 1e-4  # a typo'd number lands next to its own; rarely next to a stranger's
+M_FAR_IDS = 0.1  # both numbers present, more than one edit apart
+M_NAME_SAME, M_NAME_SOUND, M_NAME_OTHER = 0.9, 0.05, 0.05
+M_BIRTH_SAME, M_BIRTH_OTHER = 0.95, 0.05
+M_SEX_SAME, U_SEX_SAME = 0.97, 0.5
+
+CASE_KIND = "suspected_duplicate"
+
+
+def _digits(numbers: pd.Series, width: int = 17) -> np.ndarray:
+    """Digit strings of one width as an (n, width) array of digits."""
+    return np.frombuffer("".join(numbers).encode(), dtype=np.uint8).reshape(-1, width) - 48
+
+
+def checksum_neighbours(claimed: pd.Series) -> pd.DataFrame:
+    """For 18-character numbers that fail the check: every number one substitution or one
+    adjacent swap away that passes it. Columns: index (of `claimed`), candidate, edit."""
+    ok = claimed.str.fullmatch(r"\d{17}[\dX]").fillna(False).astype(bool)
+    numbers = claimed[ok]
+    if numbers.empty:
+        return pd.DataFrame(columns=["index", "candidate", "edit"])
+    first17 = numbers.str.slice(0, 17)
+    digits = _digits(first17).astype(np.int64)
+    weights = np.array(WEIGHTS, dtype=np.int64)
+    sums = digits @ weights
+    check_of = np.array(list(CHECK_CHARS))  # check character by weighted sum mod 11
+    wanted = numbers.str.slice(17, 18).to_numpy(dtype=object).astype(str)
+    out = []
+    index = numbers.index.to_numpy()
+
+    def emit(rows: np.ndarray, texts: list[str], edit: str) -> None:
+        out.append(pd.DataFrame({"index": index[rows], "candidate": texts, "edit": edit}))
+
+    for i in range(17):  # one digit mistyped
+        for d in range(10):
+            new = sums + weights[i] * (d - digits[:, i])
+            hit = np.nonzero((digits[:, i] != d) & (check_of[new % 11] == wanted))[0]
+            if len(hit):
+                emit(hit, [t[:i] + str(d) + t[i + 1:] + numbers.iloc[r][17]
+                           for r, t in zip(hit, first17.iloc[hit], strict=True)], f"digit{i + 1}")
+    rows = np.arange(len(numbers))  # the check character itself mistyped
+    emit(rows, [t + CHECK_CHARS[s % 11] for t, s in zip(first17, sums, strict=True)], "digit18")
+    for i in range(16):  # two adjacent digits swapped
+        a, b = digits[:, i], digits[:, i + 1]
+        new = sums + weights[i] * (b - a) + weights[i + 1] * (a - b)
+        hit = np.nonzero((a != b) & (check_of[new % 11] == wanted))[0]
+        if len(hit):
+            emit(hit, [t[:i] + t[i + 1] + t[i] + t[i + 2:] + numbers.iloc[r][17]
+                       for r, t in zip(hit, first17.iloc[hit], strict=True)], f"swap{i + 1}")
+    last = numbers.str.slice(17, 18)  # the 17th digit swapped with the check character
+    movable = np.nonzero(last.str.isdigit().to_numpy() & (last.to_numpy() != first17.str.slice(
+        16, 17).to_numpy()))[0]
+    if len(movable):
+        moved = last.iloc[movable].astype(int).to_numpy()
+        new = sums[movable] + weights[16] * (moved - digits[movable, 16])
+        hit = movable[check_of[new % 11] == first17.iloc[movable].str.slice(16, 17).to_numpy()]
+        emit(hit, [t[:16] + c + t[16] for t, c in zip(first17.iloc[hit], last.iloc[hit],
+                                                       strict=True)], "swap17")
+    return pd.concat(out, ignore_index=True)
+
+
+def _form15(id_numbers: pd.Series) -> np.ndarray:
+    """The 15-digit form (area, YYMMDD, sequence) of 19xx numbers, as digit rows."""
+    return _digits(id_numbers.str.slice(0, 6) + id_numbers.str.slice(8, 17), 15)
+
+
+def old15_pairs(persons: pd.DataFrame) -> pd.DataFrame:
+    """Pairs (left, right: person row positions) whose 15-digit forms differ by one digit or
+    one adjacent swap, at least one of them upgraded from 15 digits."""
+    born19 = persons["id_number"].str.slice(6, 8) == "19"
+    ids = persons.loc[born19, "id_number"]
+    if ids.empty:
+        return pd.DataFrame(columns=["left", "right", "edit"])
+    digits = _form15(ids).astype(np.int64)
+    positions = np.nonzero(born19.to_numpy())[0]
+    probe = persons.loc[born19, "from_15"].to_numpy()
+    powers = 10 ** np.arange(14, -1, -1, dtype=np.int64)
+    value = digits @ powers
+    found = []
+    for i in range(15):
+        key = value - digits[:, i] * powers[i]
+        found.append(_same_key(key, probe, positions, f"digit{i + 1}"))
+    for i in range(14):
+        low, high = np.minimum(digits[:, i], digits[:, i + 1]), np.maximum(digits[:, i],
+                                                                            digits[:, i + 1])
+        key = (value - digits[:, i] * powers[i] - digits[:, i + 1] * powers[i + 1]
+               + low * powers[i] + high * powers[i + 1])
+        found.append(_same_key(key, probe, positions, f"swap{i + 1}"))
+    pairs = pd.concat(found, ignore_index=True)
+    return pairs.drop_duplicates(["left", "right"])
+
+
+def _same_key(key: np.ndarray, probe: np.ndarray, positions: np.ndarray, edit: str
+              ) -> pd.DataFrame:
+    frame = pd.DataFrame({"key": key, "pos": positions, "probe": probe})
+    joined = frame[frame["probe"]].merge(frame, on="key", suffixes=("_p", ""))
+    joined = joined[joined["pos_p"] != joined["pos"]]
+    left = np.minimum(joined["pos_p"], joined["pos"])
+    right = np.maximum(joined["pos_p"], joined["pos"])
+    return pd.DataFrame({"left": left.to_numpy(), "right": right.to_numpy(), "edit": edit})
+
+
+def _frequency(values: pd.Series, population: pd.Series) -> pd.Series:
+    """How often each value occurs among the persons (at least once: a value of one)."""
+    counts = population.value_counts()
+    total = max(len(population), 1)
+    return values.map(counts).fillna(1).clip(lower=1).astype(float) / total
+
+
+def scored(pairs: pd.DataFrame, entities: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+    """Weights of candidate pairs (left, right: entity positions; edit: how their numbers
+    differ, or NA). Adds the comparison levels and the total `weight`."""
+    left = entities.iloc[pairs["left"].to_numpy()].reset_index(drop=True)
+    right = entities.iloc[pairs["right"].to_numpy()].reset_index(drop=True)
+    out = pairs.reset_index(drop=True).copy()
+    edit = out["edit"].notna().to_numpy()
+    both_ids = (left["number"].notna() & right["number"].notna()).to_numpy()
+    out["w_id"] = np.where(edit, math.log2(M_ONE_EDIT / U_ONE_EDIT),
+                           np.where(both_ids, math.log2(M_FAR_IDS), 0.0))
+
+    same_name = (left["name_key"] == right["name_key"]).fillna(False).to_numpy()
+    same_sound = (left["pinyin"] == right["pinyin"]).fillna(False).to_numpy() & ~same_name
+    u_name = _frequency(left["name_key"], persons["name_key"]).to_numpy()
+    u_sound = _frequency(left["pinyin"], persons["pinyin"]).to_numpy()
+    known = (left["name_key"].notna() & right["name_key"].notna()).to_numpy()
+    out["name"] = np.where(same_name, "same", np.where(same_sound, "sound", "other"))
+    out["w_name"] = np.where(~known, 0.0, np.where(
+        same_name, np.log2(M_NAME_SAME / u_name),
+        np.where(same_sound, np.log2(M_NAME_SOUND / u_sound), math.log2(M_NAME_OTHER))))
+
+    # a number one edit away already carries birth date and sex: count them once
+    born_known = (left["birth_date"].notna() & right["birth_date"].notna()).to_numpy() & ~edit
+    same_born = (left["birth_date"] == right["birth_date"]).fillna(False).to_numpy()
+    u_born = _frequency(left["birth_date"], persons["birth_date"]).to_numpy()
+    out["w_birth"] = np.where(~born_known, 0.0, np.where(
+        same_born, np.log2(M_BIRTH_SAME / u_born), math.log2(M_BIRTH_OTHER)))
+    sex_known = (left["sex"].notna() & right["sex"].notna()).to_numpy() & ~edit
+    same_sex = (left["sex"] == right["sex"]).fillna(False).to_numpy()
+    out["w_sex"] = np.where(~sex_known, 0.0, np.where(
+        same_sex, math.log2(M_SEX_SAME / U_SEX_SAME), math.log2((1 - M_SEX_SAME) / U_SEX_SAME)))
+    out["weight"] = out[["w_id", "w_name", "w_birth", "w_sex"]].sum(axis=1)
+    return out
+
+
+def entities_of(persons: pd.DataFrame, loose: pd.DataFrame) -> pd.DataFrame:
+    """Persons then loose rows, with comparison columns: key, number (a usable ID or NA),
+    name_key, pinyin, birth_date, sex."""
+    people = pd.DataFrame({
+        "key": persons["id_number"], "number": persons["id_number"], "name": persons["name"],
+        "birth_date": persons["birth_date"], "sex": persons["sex"], "person": True})
+    rows = pd.DataFrame({
+        "key": loose["source_system"] + "|" + loose["source_key"], "number": loose["claimed_id"],
+        "name": loose["name"], "birth_date": loose["birth_date"], "sex": loose["sex"],
+        "person": False})
+    entities = pd.concat([people, rows], ignore_index=True)
+    entities["birth_date"] = pd.to_datetime(entities["birth_date"], errors="coerce")
+    entities["sex"] = entities["sex"].where(entities["sex"].isin(["1", "2"]))
+    entities["name_key"] = name_keys(entities["name"])
+    entities["pinyin"] = pinyin_keys(entities["name_key"])
+    return entities
+
+
+def candidate_pairs(persons: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
+    """Candidate pairs of entity positions (left < right) from the three blocks."""
+    n_persons = len(persons)
+    found = []
+    position = pd.Series(np.arange(n_persons), index=persons["id_number"].to_numpy())
+    loose = entities.iloc[n_persons:]
+    neighbours = checksum_neighbours(loose["number"].dropna())
+    hit = neighbours[neighbours["candidate"].isin(position.index)]
+    found.append(pd.DataFrame({"left": position[hit["candidate"]].to_numpy(),
+                               "right": hit["index"].to_numpy(), "edit": hit["edit"].to_numpy()}))
+    found.append(old15_pairs(persons))
+    named = entities[entities["name_key"].notna() & entities["birth_date"].notna()]
+    block = pd.DataFrame({"pos": named.index.to_numpy(), "name_key": named["name_key"].to_numpy(),
+                          "born": named["birth_date"].to_numpy(),
+                          "loose": ~named["person"].to_numpy()})
+    joined = block[block["loose"]].merge(block, on=["name_key", "born"], suffixes=("_l", ""))
+    joined = joined[joined["pos_l"] != joined["pos"]]
+    found.append(pd.DataFrame({"left": np.minimum(joined["pos_l"], joined["pos"]).to_numpy(),
+                               "right": np.maximum(joined["pos_l"], joined["pos"]).to_numpy(),
+                               "edit": pd.NA}))
+    found = [f for f in found if not f.empty]
+    if not found:
+        return pd.DataFrame(columns=["left", "right", "edit"])
+    pairs = pd.concat(found, ignore_index=True)
+    # a pair found by number keeps its edit; by name and birth date only, none
+    pairs = pairs.sort_values("edit", na_position="last").drop_duplicates(["left", "right"])
+    return pairs.reset_index(drop=True)
+
+
+def suspected_duplicates(persons: pd.DataFrame, loose: pd.DataFrame
+                         ) -> tuple[pd.DataFrame, dict]:
+    """Scored candidate pairs at or above the threshold, and the blocking statistics.
+
+    persons: id_number, name, sex, birth_date, from_15 (any row's number was 15 digits).
+    loose: source rows quarantined for their ID: source_system, source_key, claimed_id, name,
+    sex, birth_date."""
+    persons = persons.reset_index(drop=True)
+    entities = entities_of(persons, loose)
+    persons = persons.assign(name_key=entities["name_key"].iloc[:len(persons)].to_numpy(),
+                             pinyin=entities["pinyin"].iloc[:len(persons)].to_numpy(),
+                             birth_date=entities["birth_date"].iloc[:len(persons)].to_numpy())
+    pairs = candidate_pairs(persons, entities)
+    threshold = math.log2(max(len(persons), 2))
+    weights = scored(pairs, entities, persons) if not pairs.empty else pairs.assign(weight=[])
+    kept = weights[weights["weight"] >= threshold].copy()
+    kept["left_key"] = entities["key"].iloc[kept["left"].to_numpy()].to_numpy()
+    kept["right_key"] = entities["key"].iloc[kept["right"].to_numpy()].to_numpy()
+    kept["left_person"] = entities["person"].iloc[kept["left"].to_numpy()].to_numpy()
+    kept["right_person"] = entities["person"].iloc[kept["right"].to_numpy()].to_numpy()
+    stats = {"entities": len(entities), "persons": len(persons), "comparisons": len(pairs),
+             "cases": len(kept), "threshold": round(threshold, 2)}
+    return kept, stats
+
+
+def case_frames(kept: pd.DataFrame, rows_of: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """review_case and review_case_row frames of the kept pairs. rows_of: the accepted rows of
+    the persons concerned (id_number, source_system, source_key)."""
+    cases, case_rows = [], []
+    by_person = {k: g for k, g in rows_of.groupby("id_number")}
+    for pair in kept.itertuples(index=False):
+        cid = CASE_KIND + "-" + hashlib.sha1(
+            "|".join(sorted((pair.left_key, pair.right_key))).encode()).hexdigest()[:16]
+        ids, members = [], []
+        ends = sorted(((pair.left_key, pair.left_person), (pair.right_key, pair.right_person)))
+        for key, is_person in ends:
+            if is_person:
+                ids.append(key)
+                group = by_person.get(key)
+                if group is not None:
+                    members += [(r.source_system, r.source_key, key)
+                                for r in group.itertuples(index=False)]
+            else:
+                system, source_key = key.split("|", 1)
+                members.append((system, source_key, None))
+        evidence = {"entities": [key for key, _ in ends],
+                    "number_edit": None if pd.isna(pair.edit) else pair.edit, "name": pair.name,
+                    "weights": {k: round(float(getattr(pair, k)), 2)
+                                for k in ("w_id", "w_name", "w_birth", "w_sex")}}
+        cases.append({"case_id": cid, "kind": CASE_KIND, "id_number": ids[0] if ids else None,
+                      "id_numbers": json.dumps(ids), "attribute": None,
+                      "score": round(float(pair.weight), 2),
+                      "evidence": json.dumps(evidence, ensure_ascii=False)})
+        case_rows += [{"case_id": cid, "source_system": s, "source_key": k, "id_number": i}
+                      for s, k, i in members]
+    return (pd.DataFrame(cases, columns=["case_id", "kind", "id_number", "id_numbers",
+                                         "attribute", "score", "evidence"]),
+            pd.DataFrame(case_rows, columns=["case_id", "source_system", "source_key",
+                                             "id_number"]).drop_duplicates())
