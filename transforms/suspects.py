@@ -157,9 +157,12 @@ def scored(pairs: pd.DataFrame, entities: pd.DataFrame, persons: pd.DataFrame) -
                            np.where(both_ids, math.log2(M_FAR_IDS), 0.0))
 
     same_name = (left["name_key"] == right["name_key"]).fillna(False).to_numpy()
-    same_sound = (left["pinyin"] == right["pinyin"]).fillna(False).to_numpy() & ~same_name
+    # pinyin only for the candidates (it costs ~30 us a name); a homophone is taken to be as
+    # common as the name itself, a conservative u
+    same_sound = (pinyin_keys(left["name_key"]) == pinyin_keys(right["name_key"])
+                  ).fillna(False).to_numpy() & ~same_name
     u_name = _frequency(left["name_key"], persons["name_key"]).to_numpy()
-    u_sound = _frequency(left["pinyin"], persons["pinyin"]).to_numpy()
+    u_sound = u_name
     known = (left["name_key"].notna() & right["name_key"].notna()).to_numpy()
     out["name"] = np.where(same_name, "same", np.where(same_sound, "sound", "other"))
     out["w_name"] = np.where(~known, 0.0, np.where(
@@ -182,7 +185,7 @@ def scored(pairs: pd.DataFrame, entities: pd.DataFrame, persons: pd.DataFrame) -
 
 def entities_of(persons: pd.DataFrame, loose: pd.DataFrame) -> pd.DataFrame:
     """Persons then loose rows, with comparison columns: key, number (a usable ID or NA),
-    name_key, pinyin, birth_date, sex."""
+    name_key, birth_date, sex."""
     people = pd.DataFrame({
         "key": persons["id_number"], "number": persons["id_number"], "name": persons["name"],
         "birth_date": persons["birth_date"], "sex": persons["sex"], "person": True})
@@ -194,7 +197,6 @@ def entities_of(persons: pd.DataFrame, loose: pd.DataFrame) -> pd.DataFrame:
     entities["birth_date"] = pd.to_datetime(entities["birth_date"], errors="coerce")
     entities["sex"] = entities["sex"].where(entities["sex"].isin(["1", "2"]))
     entities["name_key"] = name_keys(entities["name"])
-    entities["pinyin"] = pinyin_keys(entities["name_key"])
     return entities
 
 
@@ -237,7 +239,6 @@ def suspected_duplicates(persons: pd.DataFrame, loose: pd.DataFrame
     persons = persons.reset_index(drop=True)
     entities = entities_of(persons, loose)
     persons = persons.assign(name_key=entities["name_key"].iloc[:len(persons)].to_numpy(),
-                             pinyin=entities["pinyin"].iloc[:len(persons)].to_numpy(),
                              birth_date=entities["birth_date"].iloc[:len(persons)].to_numpy())
     pairs = candidate_pairs(persons, entities)
     threshold = math.log2(max(len(persons), 2))
