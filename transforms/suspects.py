@@ -50,6 +50,9 @@ def _digits(numbers: pd.Series, width: int = 17) -> np.ndarray:
     return np.frombuffer("".join(numbers).encode(), dtype=np.uint8).reshape(-1, width) - 48
 
 
+CHECK_BYTES = np.frombuffer("".join(CHECK_CHARS).encode(), dtype=np.uint8)
+
+
 def checksum_neighbours(claimed: pd.Series) -> pd.DataFrame:
     """For 18-character numbers that fail the check: every number one substitution or one
     adjacent swap away that passes it. Columns: index (of `claimed`), candidate, edit."""
@@ -57,43 +60,47 @@ def checksum_neighbours(claimed: pd.Series) -> pd.DataFrame:
     numbers = claimed[ok]
     if numbers.empty:
         return pd.DataFrame(columns=["index", "candidate", "edit"])
-    first17 = numbers.str.slice(0, 17)
-    digits = _digits(first17).astype(np.int64)
+    chars = np.frombuffer("".join(numbers).encode(), dtype=np.uint8).reshape(-1, 18)
+    digits = chars[:, :17].astype(np.int64) - 48
     weights = np.array(WEIGHTS, dtype=np.int64)
     sums = digits @ weights
-    check_of = np.array(list(CHECK_CHARS))  # check character by weighted sum mod 11
-    wanted = numbers.str.slice(17, 18).to_numpy(dtype=object).astype(str)
-    out = []
+    given = chars[:, 17]
     index = numbers.index.to_numpy()
+    out = []
 
-    def emit(rows: np.ndarray, texts: list[str], edit: str) -> None:
+    def emit(rows: np.ndarray, edited: np.ndarray, edit: str) -> None:
+        texts = np.ascontiguousarray(edited).view("S18").ravel().astype(str)
         out.append(pd.DataFrame({"index": index[rows], "candidate": texts, "edit": edit}))
+
+    def swapped(rows: np.ndarray, i: int) -> np.ndarray:
+        edited = chars[rows].copy()
+        edited[:, [i, i + 1]] = edited[:, [i + 1, i]]
+        return edited
 
     for i in range(17):  # one digit mistyped
         for d in range(10):
             new = sums + weights[i] * (d - digits[:, i])
-            hit = np.nonzero((digits[:, i] != d) & (check_of[new % 11] == wanted))[0]
+            hit = np.nonzero((digits[:, i] != d) & (CHECK_BYTES[new % 11] == given))[0]
             if len(hit):
-                emit(hit, [t[:i] + str(d) + t[i + 1:] + numbers.iloc[r][17]
-                           for r, t in zip(hit, first17.iloc[hit], strict=True)], f"digit{i + 1}")
-    rows = np.arange(len(numbers))  # the check character itself mistyped
-    emit(rows, [t + CHECK_CHARS[s % 11] for t, s in zip(first17, sums, strict=True)], "digit18")
+                edited = chars[hit].copy()
+                edited[:, i] = 48 + d
+                emit(hit, edited, f"digit{i + 1}")
+    edited = chars.copy()  # the check character itself mistyped
+    edited[:, 17] = CHECK_BYTES[sums % 11]
+    emit(np.arange(len(numbers)), edited, "digit18")
     for i in range(16):  # two adjacent digits swapped
         a, b = digits[:, i], digits[:, i + 1]
         new = sums + weights[i] * (b - a) + weights[i + 1] * (a - b)
-        hit = np.nonzero((a != b) & (check_of[new % 11] == wanted))[0]
+        hit = np.nonzero((a != b) & (CHECK_BYTES[new % 11] == given))[0]
         if len(hit):
-            emit(hit, [t[:i] + t[i + 1] + t[i] + t[i + 2:] + numbers.iloc[r][17]
-                       for r, t in zip(hit, first17.iloc[hit], strict=True)], f"swap{i + 1}")
-    last = numbers.str.slice(17, 18)  # the 17th digit swapped with the check character
-    movable = np.nonzero(last.str.isdigit().to_numpy() & (last.to_numpy() != first17.str.slice(
-        16, 17).to_numpy()))[0]
-    if len(movable):
-        moved = last.iloc[movable].astype(int).to_numpy()
-        new = sums[movable] + weights[16] * (moved - digits[movable, 16])
-        hit = movable[check_of[new % 11] == first17.iloc[movable].str.slice(16, 17).to_numpy()]
-        emit(hit, [t[:16] + c + t[16] for t, c in zip(first17.iloc[hit], last.iloc[hit],
-                                                       strict=True)], "swap17")
+            emit(hit, swapped(hit, i), f"swap{i + 1}")
+    # the 17th digit swapped with a check character that is a digit
+    movable = (given != ord("X")) & (given != chars[:, 16])
+    moved = given.astype(np.int64) - 48
+    new = sums + weights[16] * (moved - digits[:, 16])
+    hit = np.nonzero(movable & (CHECK_BYTES[new % 11] == chars[:, 16]))[0]
+    if len(hit):
+        emit(hit, swapped(hit, 16), "swap17")
     return pd.concat(out, ignore_index=True)
 
 
@@ -256,34 +263,38 @@ def suspected_duplicates(persons: pd.DataFrame, loose: pd.DataFrame
 def case_frames(kept: pd.DataFrame, rows_of: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """review_case and review_case_row frames of the kept pairs. rows_of: the accepted rows of
     the persons concerned (id_number, source_system, source_key)."""
-    cases, case_rows = [], []
-    by_person = {k: g for k, g in rows_of.groupby("id_number")}
-    for pair in kept.itertuples(index=False):
-        cid = CASE_KIND + "-" + hashlib.sha1(
-            "|".join(sorted((pair.left_key, pair.right_key))).encode()).hexdigest()[:16]
-        ids, members = [], []
-        ends = sorted(((pair.left_key, pair.left_person), (pair.right_key, pair.right_person)))
-        for key, is_person in ends:
-            if is_person:
-                ids.append(key)
-                group = by_person.get(key)
-                if group is not None:
-                    members += [(r.source_system, r.source_key, key)
-                                for r in group.itertuples(index=False)]
-            else:
-                system, source_key = key.split("|", 1)
-                members.append((system, source_key, None))
-        evidence = {"entities": [key for key, _ in ends],
-                    "number_edit": None if pd.isna(pair.edit) else pair.edit, "name": pair.name,
-                    "weights": {k: round(float(getattr(pair, k)), 2)
-                                for k in ("w_id", "w_name", "w_birth", "w_sex")}}
-        cases.append({"case_id": cid, "kind": CASE_KIND, "id_number": ids[0] if ids else None,
-                      "id_numbers": json.dumps(ids), "attribute": None,
-                      "score": round(float(pair.weight), 2),
-                      "evidence": json.dumps(evidence, ensure_ascii=False)})
-        case_rows += [{"case_id": cid, "source_system": s, "source_key": k, "id_number": i}
-                      for s, k, i in members]
-    return (pd.DataFrame(cases, columns=["case_id", "kind", "id_number", "id_numbers",
-                                         "attribute", "score", "evidence"]),
-            pd.DataFrame(case_rows, columns=["case_id", "source_system", "source_key",
-                                             "id_number"]).drop_duplicates())
+    columns = ["case_id", "kind", "id_number", "id_numbers", "attribute", "score", "evidence"]
+    if kept.empty:
+        return (pd.DataFrame(columns=columns),
+                pd.DataFrame(columns=["case_id", "source_system", "source_key", "id_number"]))
+    swap = (kept["left_key"] > kept["right_key"]).to_numpy()
+    first = np.where(swap, kept["right_key"], kept["left_key"])
+    second = np.where(swap, kept["left_key"], kept["right_key"])
+    first_person = np.where(swap, kept["right_person"], kept["left_person"]).astype(bool)
+    second_person = np.where(swap, kept["left_person"], kept["right_person"]).astype(bool)
+    case_ids = [CASE_KIND + "-" + hashlib.sha1(f"{a}|{b}".encode()).hexdigest()[:16]
+                for a, b in zip(first, second, strict=True)]
+    ids = [[k for k, is_person in ((a, pa), (b, pb)) if is_person]
+           for a, b, pa, pb in zip(first, second, first_person, second_person, strict=True)]
+    weights = kept[["w_id", "w_name", "w_birth", "w_sex"]].round(2).to_dict("records")
+    evidence = [json.dumps({"entities": [a, b], "number_edit": None if pd.isna(e) else e,
+                            "name": n, "weights": w}, ensure_ascii=False)
+                for a, b, e, n, w in zip(first, second, kept["edit"], kept["name"], weights,
+                                         strict=True)]
+    cases = pd.DataFrame({
+        "case_id": case_ids, "kind": CASE_KIND,
+        "id_number": [i[0] if i else None for i in ids],
+        "id_numbers": [json.dumps(i) for i in ids], "attribute": None,
+        "score": kept["weight"].round(2).to_numpy(), "evidence": evidence})
+    ends = pd.DataFrame({"case_id": case_ids * 2, "key": np.concatenate([first, second]),
+                         "person": np.concatenate([first_person, second_person])})
+    people = ends[ends["person"]].merge(rows_of, left_on="key", right_on="id_number")
+    rows = ends[~ends["person"]]
+    split = rows["key"].str.split("|", n=1, expand=True)
+    loose = pd.DataFrame({"case_id": rows["case_id"].to_numpy(),
+                          "source_system": split[0].to_numpy() if len(rows) else [],
+                          "source_key": split[1].to_numpy() if len(rows) else [],
+                          "id_number": None})
+    case_rows = pd.concat([people[["case_id", "source_system", "source_key", "id_number"]],
+                           loose], ignore_index=True).drop_duplicates()
+    return cases[columns], case_rows
