@@ -1,4 +1,4 @@
-"""The jinbao command line: demo, estate build, run, status."""
+"""The jinbao command line: demo, estate build, run, backfill, review, status."""
 
 from __future__ import annotations
 
@@ -176,6 +176,28 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    import getpass
+
+    from jinbao import review
+
+    cfg = load_config(args.config)
+    if args.review_command == "list":
+        review.list_cases(cfg, out, args.kind, args.status, args.limit)
+    elif args.review_command == "show":
+        review.show_case(cfg, out, args.case_id)
+    elif args.review_command == "resolve":
+        done = review.resolve_case(cfg, args.case_id, args.decision, args.by or getpass.getuser(),
+                                   args.keep, args.row, args.note)
+        out.print(f"{args.case_id}: {done['decision']} recorded as {done['decision_id']} and "
+                  "applied; later runs keep it; `jinbao review undo` reverses it")
+    else:
+        done = review.undo_case(cfg, args.case_id, args.by or getpass.getuser())
+        out.print(f"{args.case_id}: {done['decision']} ({done['decision_id']}) undone; "
+                  "the case is open again")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from jinbao.status import print_status
 
@@ -216,6 +238,32 @@ def parser() -> argparse.ArgumentParser:
                           help="reload slices an earlier run of this backfill committed")
     backfill.set_defaults(func=cmd_backfill)
 
+    review = commands.add_parser("review", help="cases awaiting a human decision")
+    review_commands = review.add_subparsers(dest="review_command", required=True)
+    listing = review_commands.add_parser("list", help="case counts, then the first cases")
+    listing.add_argument("--kind", choices=("attribute_conflict", "suspected_duplicate",
+                                            "duplicate_enrollment"))
+    listing.add_argument("--status", choices=("open", "resolved", "withdrawn"))
+    listing.add_argument("--limit", type=int, default=20)
+    show = review_commands.add_parser("show", help="one case: evidence and source rows, masked")
+    show.add_argument("case_id")
+    resolve = review_commands.add_parser(
+        "resolve", help="decide a case: merge | keep_apart | pick | confirm | dismiss")
+    resolve.add_argument("case_id")
+    resolve.add_argument("decision", choices=("merge", "keep_apart", "pick", "confirm",
+                                              "dismiss"))
+    resolve.add_argument("--keep", type=int, default=1,
+                         help="merge: the entity (1 or 2, as `show` lists them) whose number stays")
+    resolve.add_argument("--row", help="pick: the row whose value is right (its number in show)")
+    resolve.add_argument("--note", help="why (kept with the decision)")
+    resolve.add_argument("--by", help="who decides (default: the login name)")
+    undo = review_commands.add_parser("undo", help="reverse a case's decision (unmerge)")
+    undo.add_argument("case_id")
+    undo.add_argument("--by")
+    for sub in (listing, show, resolve, undo):
+        sub.add_argument("--config")
+        sub.set_defaults(func=cmd_review)
+
     status = commands.add_parser("status", help="watermarks, last runs, warehouse counts")
     status.add_argument("--config")
     status.set_defaults(func=cmd_status)
@@ -226,10 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from extractors.injury import ExportFormatError
     from extractors.sql import SourceUnavailable
+    from loaders.decisions import DecisionError
 
     try:
         return args.func(args)
-    except (ConfigError, SourceUnavailable, ExportFormatError) as error:
+    except (ConfigError, SourceUnavailable, ExportFormatError, DecisionError) as error:
         err.print(f"error: {error}", markup=False, style="red")
         return 2
     except KeyboardInterrupt:

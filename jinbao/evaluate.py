@@ -9,7 +9,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from schemas.warehouse import quarantine, review_case, source_record
-from transforms.suspects import CASE_KIND, ID_RULES
+from transforms.identity import ID_RULES
+from transforms.suspects import CASE_KIND
 
 
 def _pairs(sizes: pd.Series) -> int:

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sqlalchemy import select
 
 from extractors.registry import extract_batches
 from extractors.sql import SourceUnavailable
@@ -50,6 +51,8 @@ from loaders.warehouse import (
 )
 from quality.gx_validation import build_data_docs, validate_accepted
 from quality.outcomes import failed_rules, quarantine_rows, rule_lists
+from schemas.warehouse import identity_override
+from transforms.identity import with_merged_ids
 from transforms.reconcile import bucket_of
 from transforms.standardize import standardized
 
@@ -136,9 +139,11 @@ class StagingWriter:
 
 
 def source_records(raw: pa.Table, system: str, source_name: str, run_id: str,
-                   buckets: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """One raw batch -> (source_record rows, quarantine rows, rule failures per row)."""
-    rows = standardized(raw, system)
+                   buckets: int, merged: dict[str, str] | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One raw batch -> (source_record rows, quarantine rows, rule failures per row).
+    `merged`: source keys a reviewer merged into a person, with that person's number."""
+    rows = with_merged_ids(standardized(raw, system), merged or {})
     failures = failed_rules(rows)
     rejected = failures.any(axis=1).to_numpy()
     record = pd.DataFrame({
@@ -159,6 +164,17 @@ def source_records(raw: pa.Table, system: str, source_name: str, run_id: str,
     record["bucket"] = bucket_of(record["id_number"].fillna("0"), buckets).where(~rejected)
     rules = quarantine_rows(rows, failures, raw).assign(source_system=source_name, run_id=run_id)
     return record[RECORD_COLUMNS], rules, failures
+
+
+def merged_ids(cfg: Config, source_name: str) -> dict[str, str]:
+    """The source's rows that reviewers merged into a person: source key -> ID number."""
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        found = conn.execute(select(identity_override.c.source_key, identity_override.c.id_number)
+                             .where(identity_override.c.source_system == source_name)).all()
+    engine.dispose()
+    return dict(found)
 
 
 def _gx_summary(results: list[dict]) -> dict:
@@ -205,6 +221,7 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
     counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
     rules: dict[str, int] = {}
     watermark, gx = None, []
+    merged = merged_ids(cfg, source_name)
     clock = Stopwatch()
     try:
         for raw in extract_batches(source, since, until, run_id):
@@ -212,7 +229,7 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             if raw.num_rows == 0:
                 continue
             record, rule_rows, failures = source_records(raw, source.system, source_name,
-                                                         run_id, cfg.buckets)
+                                                         run_id, cfg.buckets, merged)
             accepted = record[record["outcome"] == "accepted"]
             clock.lap("transform")
             for bucket, part in accepted.groupby("bucket"):

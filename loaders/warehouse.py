@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql
 from loaders.bulk import copy_into, read_frame, temp_table
 from loaders.review import sync_cases
 from schemas.warehouse import (
+    attribute_override,
     dirty_person,
     enrollment,
     metadata,
@@ -138,6 +139,17 @@ def _mark_dirty(conn: Connection, incoming: Table, changed: Table, buckets: int)
     conn.execute(statement)
 
 
+def mark_dirty(conn: Connection, ids: pd.Series, buckets: int) -> None:
+    """Mark these ID numbers dirty (a decision changed which rows they own)."""
+    if ids.empty:
+        return
+    staged = temp_table(conn, "jinbao_marked", dirty_person, ["id_number"], key=("id_number",))
+    copy_into(conn, staged, pd.DataFrame({"id_number": ids.drop_duplicates()}))
+    conn.execute(insert(dirty_person).from_select(["id_number", "bucket"], select(
+        staged.c.id_number, bucket_sql(staged.c.id_number, buckets)).where(
+        ~exists().where(dirty_person.c.id_number == staged.c.id_number))))
+
+
 def load_source_rows(conn: Connection, rows: pd.DataFrame, buckets: int,
                      quarantined: pd.DataFrame | None = None) -> int:
     """Write the changed source rows (and their quarantine rows) in the open transaction.
@@ -216,13 +228,20 @@ def _current_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def _picks(conn: Connection) -> pd.DataFrame:
+    """Reviewers' attribute picks (few: one per decided conflict)."""
+    picks = read_frame(conn, select(attribute_override))
+    return pd.DataFrame({"id_number": picks["id_number"], "attribute": picks["attribute"],
+                         "source": picks["source_system"] + "|" + picks["source_key"]})
+
+
 def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_id: str,
                   valid_from: datetime, buckets: int, policy: Survivorship | None,
                   dirty=None) -> dict[str, int]:
     """Golden persons, enrollments and review cases of `rows` (all current accepted rows of the
     people concerned) against their stored versions `old`: history for changed and removed
     people, then the rows replaced (`dirty`: the IDs to delete first; None: nothing stored)."""
-    golden = golden_persons(rows, policy)
+    golden = golden_persons(rows, policy, _picks(conn))
     golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
     existed, differs = _changed_people(golden, old)
     previous = old.set_index("id_number").reindex(golden["id_number"])

@@ -31,3 +31,13 @@ def masked_ids(values: pd.Series) -> pd.Series:
     masked = text.str.slice(0, 6) + middle + text.str.slice(-4)
     short = text.str.replace(r".", "*", regex=True)
     return masked.where(long, short).fillna("")
+
+
+def masked_key(key: str | None) -> str:
+    """A source key ('injury|440100|<the file's ID number>') with every part that holds ten or
+    more digits masked like an ID number: injury keys embed the number as the file holds it."""
+    if key is None or key != key:
+        return ""
+    parts = str(key).split("|")
+    return "|".join(masked_id(p.strip()) if sum(c.isdigit() for c in p) >= 10 else p
+                    for p in parts)

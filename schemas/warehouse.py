@@ -123,6 +123,39 @@ review_case_row = Table(
     Column("id_number", String(18), comment="the ID the row belongs to, or claims"),
 )
 
+# Every decision a reviewer took, in order; an undone one keeps its row (undone_at set).
+review_decision = Table(
+    "review_decision", metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("decision", String(16), nullable=False,
+           comment="merge | keep_apart | pick | confirm | dismiss"),
+    Column("detail", Text, comment="JSON: what it changed, enough to undo it exactly"),
+    Column("decided_by", String(64), nullable=False),
+    Column("note", Text),
+    Column("decided_at", DateTime, nullable=False),
+    Column("undone_at", DateTime),
+)
+
+# A merge decision: these source rows belong to this person, whatever their own number says.
+identity_override = Table(
+    "identity_override", metadata,
+    Column("source_system", String(64), primary_key=True),
+    Column("source_key", String(), primary_key=True),
+    Column("id_number", String(18), nullable=False),
+    Column("case_id", String(64), nullable=False),
+)
+
+# A pick decision: this person's attribute comes from this source row.
+attribute_override = Table(
+    "attribute_override", metadata,
+    Column("id_number", String(18), primary_key=True),
+    Column("attribute", String(32), primary_key=True),
+    Column("source_system", String(64), nullable=False),
+    Column("source_key", String(), nullable=False),
+    Column("case_id", String(64), nullable=False),
+)
+
 run_ledger = Table(
     "run_ledger", metadata,
     Column("run_id", String(64), primary_key=True),

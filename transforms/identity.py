@@ -121,3 +121,16 @@ def sex_from_id(id_number: pd.Series) -> pd.Series:
 def birth_date_from_id(id_number: pd.Series) -> pd.Series:
     """The birth date embedded in each 18-digit number."""
     return pd.to_datetime(id_number.str.slice(6, 14), format="%Y%m%d", errors="coerce")
+
+
+def with_merged_ids(rows: pd.DataFrame, merged: dict[str, str]) -> pd.DataFrame:
+    """Standardised rows, with the numbers a reviewer's merge decision gave their source keys:
+    such a row belongs to that person, and its own number's ID rules no longer apply."""
+    if not merged:
+        return rows
+    target = rows["_source_key"].map(merged).astype(_STRING)
+    hit = target.notna()
+    rows = rows.copy()
+    rows.loc[hit, "id_number"] = target[hit]
+    rows.loc[hit, "id_rule"] = pd.NA
+    return rows

@@ -28,9 +28,11 @@ PERSON_COLUMNS = ["id_number", "name", "sex", "ethnicity", "birth_date", "birth_
                   "birth_date_source"]
 
 
-def golden_persons(rows: pd.DataFrame, policy: Survivorship | None = None) -> pd.DataFrame:
-    """One row per id_number: each attribute chosen by the survivorship rules, with the source
-    row that supplied it; birth region as the ID number encodes it."""
+def golden_persons(rows: pd.DataFrame, policy: Survivorship | None = None,
+                   picks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per id_number: each attribute chosen by the survivorship rules (after any
+    reviewer's pick: id_number, attribute, source), with the source row that supplied it;
+    birth region as the ID number encodes it."""
     if rows.empty:
         return pd.DataFrame(columns=PERSON_COLUMNS)
     policy = policy or Survivorship()
@@ -38,7 +40,11 @@ def golden_persons(rows: pd.DataFrame, policy: Survivorship | None = None) -> pd
     golden = pd.DataFrame({"id_number": ids, "birth_region": ids.str.slice(0, 6)})
     golden["source_rows"] = rows.groupby("id_number").size().reindex(ids).to_numpy()
     for attribute in ("name", "sex", "ethnicity", "birth_date"):
-        chosen = survivors(rows, attribute, policy).reindex(ids)
+        picked = None
+        if picks is not None and not picks.empty:
+            mine = picks[picks["attribute"] == attribute]
+            picked = pd.Series(mine["source"].to_numpy(), index=mine["id_number"].to_numpy())
+        chosen = survivors(rows, attribute, policy, picked).reindex(ids)
         golden[attribute] = chosen["value"].to_numpy()
         golden[f"{attribute}_source"] = chosen["source"].to_numpy()
     return golden[PERSON_COLUMNS]

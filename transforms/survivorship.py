@@ -24,6 +24,7 @@ from transforms.identity import birth_date_from_id, sex_from_id
 from transforms.names import name_keys
 
 RULES = ("agrees_with_id", "most_common", "most_recent", "source_priority")
+# A reviewer's pick (attribute_override) comes before all of them.
 ATTRIBUTES = ("name", "sex", "ethnicity", "birth_date")
 DEFAULT_RULES = {
     # a name has no ID to agree with: the spelling most files share, then the latest
@@ -84,10 +85,17 @@ def _candidates(rows: pd.DataFrame, attribute: str) -> pd.DataFrame:
     return candidates
 
 
-def survivors(rows: pd.DataFrame, attribute: str, policy: Survivorship) -> pd.DataFrame:
-    """One row per id_number: the surviving `value` of `attribute` and its `source`."""
+def survivors(rows: pd.DataFrame, attribute: str, policy: Survivorship,
+              picked: pd.Series | None = None) -> pd.DataFrame:
+    """One row per id_number: the surviving `value` of `attribute` and its `source`.
+    `picked`: id_number -> source a reviewer chose; it comes before every rule."""
     candidates = _candidates(rows, attribute)
     keys, ascending = ["id_number"], [True]
+    if picked is not None and len(picked):
+        candidates["_picked"] = (candidates["id_number"].map(picked) == candidates["source"]
+                                 ).fillna(False)
+        keys.append("_picked")
+        ascending.append(False)
     for rule in policy.rules.get(attribute, DEFAULT_RULES[attribute]):
         column = f"_{rule}"
         if rule == "agrees_with_id":

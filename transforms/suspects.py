@@ -33,8 +33,6 @@ import pandas as pd
 from transforms.identity import CHECK_CHARS, WEIGHTS
 from transforms.names import name_keys, pinyin_keys
 
-ID_RULES = ("id_checksum", "id_missing", "id_placeholder", "id_malformed", "id_birth_date",
-            "id_area_code")
 # m: P(agreement level | same person); u: P(level | different people), where not from the data.
 M_ONE_EDIT, U_ONE_EDIT = 0.9, 1e-4  # a typo'd number lands next to its own; rarely next to a stranger's
 M_FAR_IDS = 0.1  # both numbers present, more than one edit apart

@@ -1,0 +1,144 @@
+"""`jinbao review list | show | resolve | undo`: cases for caseworkers, personal data masked.
+
+ID numbers show as their first six and last four characters and names as their first character;
+a reviewer decides by entity number (1, 2) or by source row (SYSTEM|KEY), never by typing a
+personal value.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from jinbao.config import Config
+from loaders.decisions import Context, DecisionError, decide, undo
+from loaders.warehouse import ensure_schema, warehouse_engine
+from quality.masking import masked_id, masked_key, masked_name
+from schemas.warehouse import review_case, review_case_row, review_decision, source_record
+
+
+def _context(cfg: Config, by: str) -> Context:
+    return Context(cfg.buckets, cfg.survivorship, by,
+                   datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+
+
+def _masked_entity(entity: str) -> str:
+    return masked_key(entity) if "|" in entity else masked_id(entity)
+
+
+def _masked_evidence(case: dict) -> str:
+    evidence = json.loads(case["evidence"] or "{}")
+    if case["kind"] == "suspected_duplicate":
+        entities = ", ".join(f"{i} = {_masked_entity(e)}"
+                             for i, e in enumerate(evidence["entities"], start=1))
+        return (f"entities {entities}; "
+                f"number {evidence.get('number_edit') or 'not comparable'}; "
+                f"name {evidence.get('name')}; weights {evidence.get('weights')}")
+    if case["kind"] == "attribute_conflict":
+        masked = masked_name if evidence["attribute"] == "name" else str
+        values = "; ".join(f"{masked(v['value'])} in {', '.join(map(masked_key, v['rows']))}"
+                           for v in evidence["values"])
+        says = f" (the ID says {evidence['id_says']})" if "id_says" in evidence else ""
+        return f"{evidence['attribute']}: {values}{says}"
+    return "; ".join(f"{e['scheme']} in {e['pooling_region']} ({masked_key(e['source'])})"
+                     for e in evidence["enrollments"])
+
+
+def list_cases(cfg: Config, out: Console, kind: str | None, status: str | None,
+               limit: int) -> None:
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    query = select(review_case).order_by(review_case.c.kind, review_case.c.score.desc(),
+                                         review_case.c.case_id)
+    counts = select(review_case.c.kind, review_case.c.status, func.count()).group_by(
+        review_case.c.kind, review_case.c.status)
+    if kind:
+        query = query.where(review_case.c.kind == kind)
+    if status:
+        query = query.where(review_case.c.status == status)
+    with engine.connect() as conn:
+        totals = conn.execute(counts).all()
+        cases = conn.execute(query.limit(limit)).mappings().all()
+    engine.dispose()
+    summary = Table(title="review cases")
+    for column in ("kind", "status", "cases"):
+        summary.add_column(column, justify="right" if column == "cases" else "left")
+    for row in totals:
+        summary.add_row(row[0], row[1], f"{row[2]:,}")
+    out.print(summary)
+    table = Table(title=f"first {limit} cases" + (f" ({kind})" if kind else ""))
+    for column in ("case", "person", "about", "score", "status"):
+        table.add_column(column, no_wrap=column in ("case", "person"))
+    for case in cases:
+        table.add_row(case["case_id"], masked_id(case["id_number"]),
+                      case["attribute"] or "", "" if case["score"] is None else f"{case['score']:.1f}",
+                      case["status"])
+    out.print(table)
+
+
+def show_case(cfg: Config, out: Console, case_id: str) -> None:
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        case = conn.execute(select(review_case).where(review_case.c.case_id == case_id)
+                            ).mappings().first()
+        if case is None:
+            raise DecisionError(f"no case {case_id!r}")
+        rows = pd.read_sql(select(
+            review_case_row.c.source_system, review_case_row.c.source_key,
+            source_record.c.outcome, source_record.c.id_number, source_record.c.claimed_id,
+            source_record.c.name, source_record.c.sex, source_record.c.birth_date,
+            source_record.c.scheme, source_record.c.pooling_region, source_record.c.status,
+            source_record.c.updated_at).join(source_record, (
+                source_record.c.source_system == review_case_row.c.source_system)
+            & (source_record.c.source_key == review_case_row.c.source_key)).where(
+            review_case_row.c.case_id == case_id).order_by(
+            review_case_row.c.source_system, review_case_row.c.source_key), conn)
+        decisions = conn.execute(select(review_decision).where(
+            review_decision.c.case_id == case_id).order_by(review_decision.c.decided_at)
+        ).mappings().all()
+    engine.dispose()
+    out.print(f"[bold]{case['case_id']}[/bold]  {case['kind']}  status {case['status']}  "
+              f"opened by {case['opened_run']}")
+    out.print(f"ID numbers: {', '.join(masked_id(i) for i in json.loads(case['id_numbers']))}")
+    out.print(f"evidence: {_masked_evidence(dict(case))}", markup=False)
+    out.print("source rows (pick one by its number: --row N):")
+    for n, r in enumerate(rows.itertuples(index=False), start=1):
+        out.print(f"  {n:>2}. {masked_key(f'{r.source_system}|{r.source_key}')}  {r.outcome}"
+                  f"  person {masked_id(r.id_number) or '-'}  number as read "
+                  f"{masked_id(r.claimed_id) or '-'}  name {masked_name(r.name) or '-'}"
+                  f"  sex {r.sex or '-'}  born {str(r.birth_date or '-')[:10]}"
+                  f"  {r.scheme or '-'} in {r.pooling_region or '-'} status {r.status or '-'}"
+                  f"  updated {str(r.updated_at or '-')[:19]}", markup=False)
+    for d in decisions:
+        state = f"undone {d['undone_at']}" if d["undone_at"] else "standing"
+        out.print(f"decision {d['decision_id']}: {d['decision']} by {d['decided_by']} at "
+                  f"{d['decided_at']} ({state}){': ' + d['note'] if d['note'] else ''}",
+                  markup=False)
+
+
+def resolve_case(cfg: Config, case_id: str, decision: str, by: str, keep: int,
+                 row: str | None, note: str | None) -> dict:
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    try:
+        with engine.begin() as conn:
+            return decide(conn, case_id, decision, _context(cfg, by), keep=keep, row=row,
+                          note=note)
+    finally:
+        engine.dispose()
+
+
+def undo_case(cfg: Config, case_id: str, by: str) -> dict:
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    try:
+        with engine.begin() as conn:
+            return undo(conn, case_id, _context(cfg, by))
+    finally:
+        engine.dispose()
