@@ -7,6 +7,10 @@ that it was raised; a withdrawn case found again is open again.
 
 from __future__ import annotations
 
+import hashlib
+from itertools import groupby
+from operator import itemgetter
+
 import pandas as pd
 from sqlalchemy import Connection, and_, delete, exists, literal, select
 
@@ -16,7 +20,18 @@ from transforms.identity import ID_RULES
 from transforms.suspects import CASE_KIND, case_frames, suspected_duplicates
 
 OPEN, RESOLVED, WITHDRAWN = "open", "resolved", "withdrawn"
-CONTENT = ["id_numbers", "attribute", "score", "evidence"]
+CONTENT = ["id_numbers", "attribute", "score", "evidence", "rows_digest"]
+
+
+def _rows_digest(found: pd.DataFrame, found_rows: pd.DataFrame) -> pd.Series:
+    """Per found case, a digest of its source rows (a case whose rows changed is rewritten)."""
+    lines = found_rows.sort_values(["case_id", "source_system", "source_key"])
+    text = (lines["source_system"] + "|" + lines["source_key"] + "|"
+            + lines["id_number"].astype("string").fillna("")).tolist()
+    digests = {case: hashlib.sha1("\n".join(t for _, t in group).encode()).hexdigest()[:16]
+               for case, group in groupby(zip(lines["case_id"].tolist(), text, strict=True),
+                                          key=itemgetter(0))}
+    return found["case_id"].map(digests)
 
 
 def _same_content(found: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
@@ -47,6 +62,7 @@ def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
     stored = read_frame(conn, query)
     if found.empty and stored.empty:
         return {"opened": 0, "withdrawn": 0}
+    found = found.assign(rows_digest=_rows_digest(found, found_rows))
     previous = stored.set_index("case_id").reindex(found["case_id"])
     known = previous["status"].notna().to_numpy()
     same = _same_content(found.reset_index(drop=True), previous.reset_index(drop=True)).to_numpy()
@@ -58,10 +74,11 @@ def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
         updated_run=previous["updated_run"].where(known & same & ~reopened, run_id).to_numpy())
     gone = stored[~stored["case_id"].isin(found["case_id"]) & (stored["status"] == OPEN)]
     gone = gone.assign(status=WITHDRAWN, updated_run=run_id)
-    _delete(conn, review_case, pd.concat([cases["case_id"], gone["case_id"]]))
-    _delete(conn, review_case_row, cases["case_id"])  # a withdrawn case keeps its rows
-    copy_into(conn, review_case, pd.concat([cases, gone], ignore_index=True))
-    copy_into(conn, review_case_row, found_rows)
+    changed = cases[~(known & same & ~reopened)]  # the rest stay as stored, untouched
+    _delete(conn, review_case, pd.concat([changed["case_id"], gone["case_id"]]))
+    _delete(conn, review_case_row, changed["case_id"])  # a withdrawn case keeps its rows
+    copy_into(conn, review_case, pd.concat([changed, gone], ignore_index=True))
+    copy_into(conn, review_case_row, found_rows[found_rows["case_id"].isin(changed["case_id"])])
     return {"opened": int((~known | reopened).sum()), "withdrawn": len(gone)}
 
 
@@ -72,7 +89,8 @@ def refresh_suspected_duplicates(conn: Connection, run_id: str) -> dict:
     upgraded = set(read_frame(conn, select(source_record.c.id_number).distinct().where(
         source_record.c.outcome == literal("accepted"),
         source_record.c.id_repairs.like("%upgraded_15%")))["id_number"])
-    people["from_15"] = people["id_number"].isin(upgraded)
+    people["from_15"] = pd.Index(list(upgraded), dtype=object).get_indexer(
+        people["id_number"].to_numpy(dtype=object)) >= 0
     loose = read_frame(conn, select(
         source_record.c.source_system, source_record.c.source_key, source_record.c.claimed_id,
         source_record.c.name, source_record.c.sex, source_record.c.birth_date).where(

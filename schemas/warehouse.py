@@ -108,6 +108,7 @@ review_case = Table(
     Column("attribute", String(32), comment="attribute_conflict: name | sex | birth_date"),
     Column("score", Float, comment="suspected_duplicate: match weight (log2 odds)"),
     Column("evidence", Text, comment="JSON: values and source rows; may hold personal data"),
+    Column("rows_digest", String(16), comment="digest of the case's source rows"),
     Column("status", String(16), nullable=False, comment="open | resolved | withdrawn"),
     Column("decision", Text, comment="JSON: what a reviewer decided, by whom, when"),
     Column("opened_run", String(64), nullable=False),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from itertools import groupby
 
 import pandas as pd
 
@@ -59,6 +61,14 @@ def _statements(rows: pd.DataFrame, attribute: str) -> pd.DataFrame:
     return statements.sort_values(["id_number", "source_system", "source_key"])  # stable
 
 
+def _records_by(frame: pd.DataFrame, keys: list[str]) -> Iterator[tuple[tuple, list[dict]]]:
+    """Plain-Python groups of a sorted frame's records (for the few rows that open cases;
+    pandas group objects cost more per group than these whole loops)."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return ((key, list(group)) for key, group in
+            groupby(records, key=lambda r: tuple(r[k] for k in keys)))
+
+
 def attribute_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cases for people whose rows disagree on name, sex or birth date, among themselves or
     with what the ID number encodes; names are compared by name key (张偉 = 张伟)."""
@@ -70,23 +80,23 @@ def attribute_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
         contradicts = (stated["id_says"].notna() & (stated["compared"] != stated["id_says"])
                        ).groupby(stated["id_number"]).any()
         conflicted = disagree.index[disagree | contradicts.reindex(disagree.index)]
-        for id_number, group in stated[stated["id_number"].isin(conflicted)].groupby(
-                "id_number", sort=True):
+        for (id_number,), group in _records_by(stated[stated["id_number"].isin(conflicted)],
+                                               ["id_number"]):
             values: dict[str, dict] = {}
-            for row in group.itertuples(index=False):
-                entry = values.setdefault(row.compared, {"value": row.value, "rows": []})
-                entry["rows"].append(f"{row.source_system}|{row.source_key}")
+            for row in group:
+                entry = values.setdefault(row["compared"], {"value": row["value"], "rows": []})
+                entry["rows"].append(f"{row['source_system']}|{row['source_key']}")
             evidence = {"attribute": attribute,
                         "values": sorted(values.values(), key=lambda v: v["value"])}
             if attribute != "name":
-                evidence["id_says"] = group["id_says"].iloc[0]
+                evidence["id_says"] = group[0]["id_says"]
             cid = case_id("attribute_conflict", id_number, attribute)
             cases.append({"case_id": cid, "kind": "attribute_conflict", "id_number": id_number,
                           "id_numbers": json.dumps([id_number]), "attribute": attribute,
                           "score": None, "evidence": json.dumps(evidence, ensure_ascii=False)})
-            case_rows += [{"case_id": cid, "source_system": r.source_system,
-                           "source_key": r.source_key, "id_number": id_number}
-                          for r in group.itertuples(index=False)]
+            case_rows += [{"case_id": cid, "source_system": r["source_system"],
+                           "source_key": r["source_key"], "id_number": id_number}
+                          for r in group]
     return _frames(cases, case_rows)
 
 
@@ -96,27 +106,25 @@ def duplicate_enrollments(enrollments: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
     active = enrollments[enrollments["status"] == ACTIVE].assign(
         family=enrollments["scheme"].map(SCHEME_FAMILY))
     active = active[active["family"].notna()]
-    counts = active.groupby(["id_number", "family"]).size()
-    doubled = counts[counts > 1].index
-    if doubled.empty:
+    doubled = active.groupby(["id_number", "family"])["scheme"].transform("size") > 1
+    if not doubled.any():
         return _empty()
+    chosen = active.loc[doubled, ["id_number", "family", "scheme", "pooling_region",
+                                  "source_system", "source_key", "enrolled_on"]]
+    chosen = chosen.assign(enrolled_on=chosen["enrolled_on"].astype("string").str.slice(0, 10))
+    chosen = chosen.sort_values(["id_number", "family", "scheme", "pooling_region"])
     cases, case_rows = [], []
-    keyed = active.sort_values(["id_number", "family", "scheme", "pooling_region"]).set_index(
-        ["id_number", "family"])
-    for id_number, family in doubled:
-        group = keyed.loc[[(id_number, family)]]
+    for (id_number, family), group in _records_by(chosen, ["id_number", "family"]):
         cid = case_id("duplicate_enrollment", id_number, family)
         evidence = {"scheme_family": family, "enrollments": [
-            {"scheme": r.scheme, "pooling_region": r.pooling_region,
-             "source": f"{r.source_system}|{r.source_key}",
-             "enrolled_on": None if pd.isna(r.enrolled_on) else str(r.enrolled_on)[:10]}
-            for r in group.itertuples()]}
+            {"scheme": r["scheme"], "pooling_region": r["pooling_region"],
+             "source": f"{r['source_system']}|{r['source_key']}",
+             "enrolled_on": r["enrolled_on"]} for r in group]}
         cases.append({"case_id": cid, "kind": "duplicate_enrollment", "id_number": id_number,
                       "id_numbers": json.dumps([id_number]), "attribute": family, "score": None,
                       "evidence": json.dumps(evidence, ensure_ascii=False)})
-        case_rows += [{"case_id": cid, "source_system": r.source_system,
-                       "source_key": r.source_key, "id_number": id_number}
-                      for r in group.itertuples()]
+        case_rows += [{"case_id": cid, "source_system": r["source_system"],
+                       "source_key": r["source_key"], "id_number": id_number} for r in group]
     return _frames(cases, case_rows)
 
 

@@ -162,10 +162,13 @@ def scored(pairs: pd.DataFrame, entities: pd.DataFrame, persons: pd.DataFrame) -
                            np.where(both_ids, math.log2(M_FAR_IDS), 0.0))
 
     same_name = (left["name_key"] == right["name_key"]).fillna(False).to_numpy()
-    # pinyin only for the candidates (it costs ~30 us a name); a homophone is taken to be as
-    # common as the name itself, a conservative u
-    same_sound = (pinyin_keys(left["name_key"]) == pinyin_keys(right["name_key"])
-                  ).fillna(False).to_numpy() & ~same_name
+    # pinyin only where the names differ (it costs ~30 us a name); a homophone is taken to be
+    # as common as the name itself, a conservative u
+    differ = ~same_name
+    same_sound = np.zeros(len(out), dtype=bool)
+    if differ.any():
+        same_sound[differ] = (pinyin_keys(left["name_key"][differ])
+                              == pinyin_keys(right["name_key"][differ])).fillna(False).to_numpy()
     u_name = _frequency(left["name_key"], persons["name_key"]).to_numpy()
     u_sound = u_name
     known = (left["name_key"].notna() & right["name_key"].notna()).to_numpy()
@@ -209,10 +212,11 @@ def candidate_pairs(persons: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFra
     """Candidate pairs of entity positions (left < right) from the three blocks."""
     n_persons = len(persons)
     found = []
-    position = pd.Series(np.arange(n_persons), index=persons["id_number"].to_numpy())
+    position = pd.Series(np.arange(n_persons), index=pd.Index(
+        persons["id_number"].to_numpy(dtype=object)))
     loose = entities.iloc[n_persons:]
     neighbours = checksum_neighbours(loose["number"].dropna())
-    hit = neighbours[neighbours["candidate"].isin(position.index)]
+    hit = neighbours[position.index.get_indexer(neighbours["candidate"]) >= 0]
     found.append(pd.DataFrame({"left": position[hit["candidate"]].to_numpy(),
                                "right": hit["index"].to_numpy(), "edit": hit["edit"].to_numpy()}))
     found.append(old15_pairs(persons))
