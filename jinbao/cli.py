@@ -57,7 +57,7 @@ def run_with_progress(cfg: Config, since: str | None, until: str | None,
 
 def print_summary(cfg: Config, summary) -> None:
     """One screen: rows per source, quarantine by rule, persons, enrollments, Data Docs."""
-    from jinbao.status import warehouse_counts
+    from jinbao.status import cases_line, warehouse_counts
 
     table = Table(title=f"run {summary.run_id} ({summary.seconds:.1f} s)")
     for column in ("source", "window", "extracted", "accepted", "quarantined", "balances"):
@@ -81,6 +81,7 @@ def print_summary(cfg: Config, summary) -> None:
     counts = warehouse_counts(cfg)
     out.print(f"persons {counts['person']:,} · enrollments {counts['enrollment']:,} · "
               f"source rows {counts['source_record']:,} · quarantine rows {counts['quarantine']:,}")
+    out.print(cases_line(cfg))
     gx = [m["gx"] for m in summary.sources if m["gx"].get("data_docs")]
     failed = sum(1 for g in gx if not g["success"])
     out.print(f"GX validations: {len(gx)} run, {failed} with failed expectations")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from jinbao.config import Config
 from loaders.ledger import ledger, watermarks
 from loaders.warehouse import ensure_schema, warehouse_engine
-from schemas.warehouse import CONTRACT_TABLES, metadata
+from schemas.warehouse import CONTRACT_TABLES, metadata, review_case
 
 
 def warehouse_counts(cfg: Config) -> dict[str, int]:
@@ -21,6 +21,25 @@ def warehouse_counts(cfg: Config) -> dict[str, int]:
                   .scalar_one() for name in CONTRACT_TABLES}
     engine.dispose()
     return counts
+
+
+def open_cases(cfg: Config) -> dict[str, int]:
+    """Open review cases by kind."""
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(select(review_case.c.kind, func.count()).where(
+            review_case.c.status == "open").group_by(review_case.c.kind)).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def cases_line(cfg: Config) -> str:
+    cases = open_cases(cfg)
+    if not cases:
+        return "review cases: none open"
+    listed = ", ".join(f"{kind} {count:,}" for kind, count in sorted(cases.items()))
+    return f"review cases open: {listed} (jinbao review list)"
 
 
 def print_status(cfg: Config, console: Console) -> None:
@@ -45,3 +64,4 @@ def print_status(cfg: Config, console: Console) -> None:
     engine.dispose()
     counts = warehouse_counts(cfg)
     console.print(" · ".join(f"{name} {count:,}" for name, count in counts.items()))
+    console.print(cases_line(cfg))

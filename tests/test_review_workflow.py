@@ -133,3 +133,39 @@ def test_review_output_masks_numbers_and_names(loaded, capsys, estate_2000):
     assert "source rows" in shown
     assert not [n for n in set(truth["person_key"]) if n in shown]
     assert not [n for n in names if len(n) > 1 and n in shown]
+
+
+def test_a_merge_reveals_the_duplicate_enrollment_a_damaged_number_hid(loaded):
+    """A second file quarantined for its number hides a 重复参保 until a reviewer merges it."""
+    from transforms.cases import ACTIVE, SCHEME_FAMILY
+
+    _, config, engine = loaded
+    with engine.connect() as conn:
+        cases = pd.read_sql(text("SELECT * FROM review_case WHERE kind = 'suspected_duplicate' "
+                                 "AND status = 'open' AND evidence LIKE '%|%'"), conn)
+        rows = pd.read_sql(text("SELECT source_system, source_key, id_number, scheme, "
+                                "pooling_region, status FROM source_record"), conn)
+        enrolled = pd.read_sql(text("SELECT id_number, scheme, pooling_region, status "
+                                    "FROM enrollment"), conn)
+    rows["key"] = rows["source_system"] + "|" + rows["source_key"]
+    active = enrolled[enrolled["status"] == ACTIVE]
+    for case in cases.itertuples():
+        person_id = json.loads(case.id_numbers)[0]
+        entities = json.loads(case.evidence)["entities"]
+        row = rows.set_index("key").loc[next(e for e in entities if "|" in e)]
+        mine = active[active["id_number"] == person_id]
+        family = SCHEME_FAMILY.get(row["scheme"])
+        if row["status"] == ACTIVE and family and any(
+                SCHEME_FAMILY.get(s) == family and r != row["pooling_region"]
+                for s, r in zip(mine["scheme"], mine["pooling_region"], strict=True)):
+            break
+    else:
+        pytest.fail("the reference estate should hide a duplicate enrollment behind a bad number")
+    keep = str(entities.index(person_id) + 1)
+    assert _review(config, "resolve", case.case_id, "merge", "--keep", keep) == 0
+    with engine.connect() as conn:
+        found = conn.execute(text(
+            "SELECT count(*) FROM review_case WHERE kind = 'duplicate_enrollment' AND "
+            "id_number = :i AND attribute = :f AND status = 'open'"),
+            {"i": person_id, "f": family}).scalar_one()
+    assert found == 1
