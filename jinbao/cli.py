@@ -1,4 +1,4 @@
-"""The jinbao command line: demo, estate build, run, backfill, review, status."""
+"""The jinbao command line: demo, estate build, run, backfill, report, review, status."""
 
 from __future__ import annotations
 
@@ -106,6 +106,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scores = pairwise_scores(warehouse_engine(cfg.warehouse_url), estate / "truth.csv")
     out.print(f"reconciliation against truth.csv: pairwise precision {scores['precision']:.4f}, "
               f"recall {scores['recall']:.4f} over {scores['accepted_rows']:,} accepted rows")
+    page = write_report(cfg, Path.cwd() / ".jinbao" / "report", summary.run_id)
+    out.print(f"report: {page}")
     return 0
 
 
@@ -177,6 +179,42 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_report(cfg: Config, folder: Path, run_id: str | None = None,
+                 month: str | None = None, province: str | None = None) -> Path:
+    """report.html and its JSON twin report.json in `folder`; returns the HTML path."""
+    import json
+    import os
+
+    from loaders.warehouse import ensure_schema, warehouse_engine
+    from quality.gx_validation import data_docs_index
+    from quality.report import report_data
+    from quality.report_html import report_html
+
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    data = report_data(engine, run_id, month, province)
+    engine.dispose()
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = data_docs_index(cfg.gx_root)
+    link = os.path.relpath(docs, folder) if docs.exists() else None
+    (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    page = folder / "report.html"
+    page.write_text(report_html(data, link), "utf-8")
+    return page
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from quality.report import ReportError
+
+    try:
+        page = write_report(load_config(args.config), Path(args.out), args.run, args.month,
+                            args.province)
+    except ReportError as error:
+        raise ConfigError(str(error)) from None
+    out.print(f"report: {page} (and {page.with_suffix('.json').name})")
+    return 0
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     import getpass
 
@@ -238,6 +276,15 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument("--restart", action="store_true",
                           help="reload slices an earlier run of this backfill committed")
     backfill.set_defaults(func=cmd_backfill)
+
+    report = commands.add_parser("report", help="the auditors' report: HTML and JSON, masked")
+    report.add_argument("--config")
+    report.add_argument("--out", required=True, help="folder for report.html and report.json")
+    scope = report.add_mutually_exclusive_group()
+    scope.add_argument("--run", help="one run (default: the latest)")
+    scope.add_argument("--month", help="every run finished in YYYY-MM")
+    report.add_argument("--province", help="two-digit province code (pooling regions in it)")
+    report.set_defaults(func=cmd_report)
 
     review = commands.add_parser("review", help="cases awaiting a human decision")
     review_commands = review.add_subparsers(dest="review_command", required=True)

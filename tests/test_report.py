@@ -1,0 +1,82 @@
+"""The auditors' report: its figures are the warehouse's own counts, and it shows no personal
+data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from jinbao.cli import main, write_report
+from jinbao.runner import run_pipeline
+from loaders.warehouse import warehouse_engine
+from tests.conftest import fresh_config, written_config
+
+
+@pytest.fixture(scope="module")
+def reported(estate_2000, tmp_path_factory):
+    work = tmp_path_factory.mktemp("report")
+    cfg = fresh_config(estate_2000, work / "wh")
+    summary = run_pipeline(cfg)
+    page = write_report(cfg, work / "report")
+    data = json.loads((work / "report" / "report.json").read_text("utf-8"))
+    return cfg, summary, page, data, warehouse_engine(cfg.warehouse_url)
+
+
+def _scalar(engine, sql: str, **params) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+def test_figures_are_the_warehouse_counts(reported):
+    _, summary, _, data, engine = reported
+    assert data["scope"]["runs"] == [summary.run_id]
+    total = data["ledger"]["total"]
+    for column in ("extracted", "accepted", "quarantined"):
+        assert total[column] == _scalar(
+            engine, f"SELECT sum({column}) FROM run_ledger WHERE run_id = :r", r=summary.run_id)
+    assert total["balances"] and total["extracted"] == total["accepted"] + total["quarantined"]
+    for rule in data["quarantine"]:
+        assert rule["rows"] == _scalar(engine, "SELECT count(*) FROM quarantine WHERE rule = :r "
+                                               "AND run_id = :run", r=rule["rule"],
+                                       run=summary.run_id)
+    assert data["merges"]["persons"] == _scalar(engine, "SELECT count(*) FROM person")
+    assert data["merges"]["rows"] == _scalar(
+        engine, "SELECT count(*) FROM source_record WHERE outcome = 'accepted'")
+    for kind, counts in data["cases"].items():
+        assert counts["open"] == _scalar(engine, "SELECT count(*) FROM review_case WHERE kind = :k "
+                                                 "AND status = 'open'", k=kind)
+    for scheme in data["coverage"]:
+        assert scheme["persons"] == _scalar(
+            engine, "SELECT count(DISTINCT id_number) FROM enrollment WHERE scheme = :s AND "
+                    "status = '1'", s=scheme["scheme"])
+    assert data["trends"][-1]["run_id"] == summary.run_id
+
+
+def test_the_report_shows_no_personal_data(reported, estate_2000):
+    _, _, page, _, engine = reported
+    truth = pd.read_csv(estate_2000 / "truth.csv", dtype=str, keep_default_na=False)
+    with engine.connect() as conn:
+        names = set(pd.read_sql("SELECT name FROM source_record WHERE name IS NOT NULL",
+                                conn)["name"])
+    for path in (page, page.with_suffix(".json")):
+        written = path.read_text("utf-8")
+        assert not [n for n in set(truth["person_key"]) if n in written], path.name
+        assert not [n for n in names if len(n) > 1 and n in written], path.name
+        assert not re.search(r"\d{15}", written), path.name  # nothing like a number, damaged or not
+    assert "<script" not in page.read_text("utf-8")
+
+
+def test_scopes_and_mistakes(reported, tmp_path, capsys):
+    cfg, summary, _, _, _ = reported
+    config = written_config(cfg, tmp_path / "jinbao.toml")
+    assert main(["report", "--config", str(config), "--out", str(tmp_path / "r"),
+                 "--run", summary.run_id, "--province", "44"]) == 0
+    assert main(["report", "--config", str(config), "--out", str(tmp_path / "r"),
+                 "--month", "1999-01"]) == 2
+    assert main(["report", "--config", str(config), "--out", str(tmp_path / "r"),
+                 "--run", "run-nope"]) == 2
+    assert "no run" in capsys.readouterr().err
