@@ -2,6 +2,7 @@
 
 plan -> stage (mapped over sources) -> load_quarantined (mapped over sources)
      -> load_bucket (mapped over person buckets) -> finish (ledger, watermarks)
+     -> report (the run's HTML and JSON report)
 
 The configuration comes from the `config` param or $JINBAO_CONFIG (else the embedded estate).
 Nothing heavy is imported at parse time: every task imports jinbao inside its body.
@@ -63,13 +64,21 @@ def jinbao_consolidate():
 
         return finish_one(run)
 
+    @task
+    def report(run: dict) -> str:
+        from jinbao.airflow_tasks import report_one
+
+        return report_one(run)
+
     run = plan()
     staged = stage.partial(run=run).expand(window=source_windows(run))
     quarantined = load_quarantined.partial(run=run).expand(source=staged)
     buckets = bucket_numbers(run)
     staged >> buckets
     loaded = load_bucket.partial(run=run).expand(bucket=buckets)
-    [quarantined, loaded] >> finish(run)
+    done = finish(run)
+    [quarantined, loaded] >> done
+    done >> report(run)
 
 
 jinbao_consolidate()

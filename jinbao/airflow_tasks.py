@@ -47,3 +47,9 @@ def finish_one(run: dict) -> dict:
     cfg = load_config(run["config"])
     done = runner.finish_run(cfg, run["run_id"], datetime.fromisoformat(run["started"]))
     return {**done, "data_docs": runner.publish_data_docs(cfg, run["run_id"])}
+
+
+def report_one(run: dict) -> str:
+    from jinbao.reports import run_report
+
+    return str(run_report(load_config(run["config"]), run["run_id"]))

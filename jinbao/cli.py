@@ -106,7 +106,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scores = pairwise_scores(warehouse_engine(cfg.warehouse_url), estate / "truth.csv")
     out.print(f"reconciliation against truth.csv: pairwise precision {scores['precision']:.4f}, "
               f"recall {scores['recall']:.4f} over {scores['accepted_rows']:,} accepted rows")
-    page = write_report(cfg, Path.cwd() / ".jinbao" / "report", summary.run_id)
+    from jinbao.reports import run_report
+
+    page = run_report(cfg, summary.run_id)
     out.print(f"report: {page}")
     return 0
 
@@ -179,31 +181,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_report(cfg: Config, folder: Path, run_id: str | None = None,
-                 month: str | None = None, province: str | None = None) -> Path:
-    """report.html and its JSON twin report.json in `folder`; returns the HTML path."""
-    import json
-    import os
-
-    from loaders.warehouse import ensure_schema, warehouse_engine
-    from quality.gx_validation import data_docs_index
-    from quality.report import report_data
-    from quality.report_html import report_html
-
-    engine = warehouse_engine(cfg.warehouse_url)
-    ensure_schema(engine)
-    data = report_data(engine, run_id, month, province)
-    engine.dispose()
-    folder.mkdir(parents=True, exist_ok=True)
-    docs = data_docs_index(cfg.gx_root)
-    link = os.path.relpath(docs, folder) if docs.exists() else None
-    (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
-    page = folder / "report.html"
-    page.write_text(report_html(data, link), "utf-8")
-    return page
-
-
 def cmd_report(args: argparse.Namespace) -> int:
+    from jinbao.reports import write_report
     from quality.report import ReportError
 
     try:

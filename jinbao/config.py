@@ -45,8 +45,14 @@ class Config:
     """Attempts to read a source before its stage fails (connection refused, died mid-read)."""
     retry_delay: float = 1.0
     """Seconds before the second attempt; doubled before each later one."""
+    report_root: Path | None = None
+    """Where each run's report folder goes ([report] root; default: <staging root>/../reports)."""
     survivorship: Survivorship = field(default_factory=Survivorship)
     """Which source row supplies each golden attribute ([survivorship] in the file)."""
+
+    def __post_init__(self) -> None:
+        if self.report_root is None:
+            object.__setattr__(self, "report_root", self.staging_root.parent / "reports")
 
     def source(self, name: str) -> SourceConfig:
         if name not in self.sources:
@@ -150,6 +156,8 @@ def load_config(path: str | Path | None = None) -> Config:
         sources[name] = SourceConfig(name, system, url=url)
     return Config(
         survivorship=_survivorship(data.get("survivorship", {}), sources, path),
+        report_root=(base / data["report"]["root"]).resolve() if "root" in data.get(
+            "report", {}) else None,
         warehouse_url=_url(warehouse["url"], base, f"{path}: [warehouse]"),
         staging_root=(base / staging.get("root", "staging")).resolve(),
         gx_root=(base / staging.get("gx_root", "gx")).resolve(),

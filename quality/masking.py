@@ -34,10 +34,11 @@ def masked_ids(values: pd.Series) -> pd.Series:
 
 
 def masked_key(key: str | None) -> str:
-    """A source key ('injury|440100|<the file's ID number>') with every part that holds ten or
-    more digits masked like an ID number: injury keys embed the number as the file holds it."""
+    """A source key ('injury|440100|<the file's ID number>') with every part that holds fifteen
+    or more digits (an ID number, old or new, however damaged) masked like one: injury keys embed
+    the number as the file holds it. Other keys (M44010000000188) stay readable."""
     if key is None or key != key:
         return ""
     parts = str(key).split("|")
-    return "|".join(masked_id(p.strip()) if sum(c.isdigit() for c in p) >= 10 else p
+    return "|".join(masked_id(p.strip()) if sum(c.isdigit() for c in p) >= 15 else p
                     for p in parts)

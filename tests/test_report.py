@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import zlib
 
 import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from jinbao.cli import main, write_report
+from jinbao.cli import main
+from jinbao.reports import write_report
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
 from tests.conftest import fresh_config, written_config
@@ -80,3 +84,33 @@ def test_scopes_and_mistakes(reported, tmp_path, capsys):
     assert main(["report", "--config", str(config), "--out", str(tmp_path / "r"),
                  "--run", "run-nope"]) == 2
     assert "no run" in capsys.readouterr().err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _png_colours(path) -> int:
+    """Distinct byte values in a PNG's pixel data (a blank page has a handful)."""
+    data, pos, pixels = path.read_bytes(), 8, b""
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            pixels += data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    return len(set(zlib.decompress(pixels)))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_the_report_renders_in_headless_chromium(reported, tmp_path):
+    _, _, page, _, _ = reported
+    shot = tmp_path / "report.png"
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--enable-logging=stderr", "--v=0",
+         f"--screenshot={shot}", "--window-size=1200,1800", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console
+    assert shot.exists() and _png_colours(shot) > 32  # text, tables and charts, not blank

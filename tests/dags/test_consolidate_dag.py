@@ -61,3 +61,5 @@ def test_airflow_dags_test_runs_the_pipeline(airflow_env, small_estate, tmp_path
     assert len(ledger) == 5
     assert all(r.extracted == r.accepted + r.quarantined and r.extracted > 0 for r in ledger)
     assert persons > 250
+    reports = list((tmp_path / "reports").glob("*/report.html"))  # the DAG's last task
+    assert len(reports) == 1 and "Every source row accounted for" in reports[0].read_text()

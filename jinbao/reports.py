@@ -1,0 +1,35 @@
+"""The report files of a run, a month or a province: report.html and its JSON twin."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from jinbao.config import Config
+from loaders.warehouse import ensure_schema, warehouse_engine
+from quality.gx_validation import data_docs_index
+from quality.report import report_data
+from quality.report_html import report_html
+
+
+def write_report(cfg: Config, folder: Path, run_id: str | None = None,
+                 month: str | None = None, province: str | None = None) -> Path:
+    """report.html and report.json in `folder` (the latest run by default); returns the page.
+    The page links the GX Data Docs, which keep every run's validation pages."""
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    data = report_data(engine, run_id, month, province)
+    engine.dispose()
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = data_docs_index(cfg.gx_root)
+    link = os.path.relpath(docs, folder) if docs.exists() else None
+    (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    page = folder / "report.html"
+    page.write_text(report_html(data, link), "utf-8")
+    return page
+
+
+def run_report(cfg: Config, run_id: str) -> Path:
+    """The report of one run, in its own folder under the configured report root."""
+    return write_report(cfg, cfg.report_root / run_id, run_id)
