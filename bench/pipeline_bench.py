@@ -7,8 +7,9 @@ MariaDB with charset gbk, unemployment on SQLite, injury as GB18030 CSV), loads 
 PostgreSQL warehouse in a child process (so peak RSS is the pipeline's alone), then reports:
 source rows per second end to end, each stage's share of the time, peak RSS, the load stage's
 rows per second as a ratio to a raw binary COPY (ADBC ingest) of the same rows into the same
-server, and an incremental run after 1% of the database rows changed, as a share of the full
-run's time. Figures are ratios within one run on one machine; nothing here asserts a time.
+server, an incremental run after 1% of the database rows changed, as a share of the full
+run's time, and the seconds and bytes of `jinbao report` for the full run. Figures are
+ratios within one run on one machine; nothing here asserts a time.
 Writes a table to stdout and JSON to <out>/pipeline.json. Needs the local PostgreSQL and MariaDB.
 """
 
@@ -121,6 +122,16 @@ def raw_copy_rows_per_second(config: Path, run_id: str, warehouse: str) -> float
     return staged.num_rows / seconds
 
 
+def report_cost(config: Path, run_id: str, out: Path) -> dict:
+    """Seconds and bytes of `jinbao report` for the full run (the CLI, start-up included)."""
+    began = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "jinbao"), "report", "--config",
+                    str(config), "--run", run_id, "--out", str(out)], check=True,
+                   capture_output=True)
+    size = sum(p.stat().st_size for p in out.glob("report.*"))
+    return {"report_seconds": round(time.perf_counter() - began, 2), "report_bytes": size}
+
+
 def change_one_percent(folder: Path, urls: dict[str, str]) -> int:
     """Touch 1% of the database systems' rows: a new name and a later change time."""
     from sqlalchemy import create_engine, text
@@ -156,6 +167,7 @@ def measure(rows: int, out: Path) -> dict:
     full = run_child(folder / "jinbao.toml")
     load_seconds = sum(full["timings"][k] for k in ("load_quarantined", "load_buckets", "finish"))
     raw = raw_copy_rows_per_second(folder / "jinbao.toml", full["run_id"], urls["warehouse"])
+    report = report_cost(folder / "jinbao.toml", full["run_id"], folder / "report")
     changed = change_one_percent(folder, urls)
     incremental = run_child(folder / "jinbao.toml")
     work = {}  # worker-seconds per step, summed over sources and buckets
@@ -181,6 +193,7 @@ def measure(rows: int, out: Path) -> dict:
         "incremental_seconds": incremental["seconds"],
         "incremental_share_of_full": round(incremental["seconds"] / full["seconds"], 3),
         "incremental_peak_rss_mib": incremental["peak_rss_mib"],
+        **report,
     }
 
 
@@ -204,13 +217,15 @@ def main() -> None:
             result["peak_rss_vs_first"] = round(result["peak_rss_mib"] / base, 3)
     (out / "pipeline.json").write_text(json.dumps(results, indent=1), "utf-8")
     print(f"{'source rows':>12} {'rows/s':>9} {'peak MiB':>9} {'load/COPY':>10} "
-          f"{'incr/full':>10}  wall time by stage | worker time by step")
+          f"{'incr/full':>10} {'report s':>9} {'report KB':>9}  wall time by stage | "
+          "worker time by step")
     for r in results:
         wall = ", ".join(f"{k} {v:.0%}" for k, v in r["wall_share"].items())
         work = ", ".join(f"{k} {v:.0%}" for k, v in sorted(
             r["worker_share"].items(), key=lambda kv: -kv[1]))
         print(f"{r['source_rows']:>12,} {r['rows_per_second']:>9,} {r['peak_rss_mib']:>9,.0f} "
-              f"{r['load_vs_raw_copy']:>10.2f} {r['incremental_share_of_full']:>10.2f}  "
+              f"{r['load_vs_raw_copy']:>10.2f} {r['incremental_share_of_full']:>10.2f} "
+              f"{r['report_seconds']:>9.1f} {r['report_bytes'] / 1024:>9.0f}  "
               f"{wall} | {work}")
     print(f"JSON: {out / 'pipeline.json'} ({os.cpu_count()} cores)")
 

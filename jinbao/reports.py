@@ -22,12 +22,23 @@ def write_report(cfg: Config, folder: Path, run_id: str | None = None,
     data = report_data(engine, run_id, month, province)
     engine.dispose()
     folder.mkdir(parents=True, exist_ok=True)
-    docs = data_docs_index(cfg.gx_root)
-    link = os.path.relpath(docs, folder) if docs.exists() else None
     (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
     page = folder / "report.html"
-    page.write_text(report_html(data, link), "utf-8")
+    page.write_text(report_html(data, data_docs_links(cfg, data["scope"]["runs"], folder)),
+                    "utf-8")
     return page
+
+
+def data_docs_links(cfg: Config, runs: list[str], folder: Path) -> dict | None:
+    """Links, relative to `folder`, to the Data Docs index and to each run's own validation
+    pages (the site keeps every run's pages)."""
+    index = data_docs_index(cfg.gx_root)
+    if not index.exists():
+        return None
+    pages = {run: [(p.stem.removeprefix("jinbao-"), os.path.relpath(p, folder))
+                   for p in sorted(index.parent.glob(f"validations/*/{run}/*/*.html"))]
+             for run in runs}
+    return {"index": os.path.relpath(index, folder), "runs": pages}
 
 
 def run_report(cfg: Config, run_id: str) -> Path:

@@ -51,9 +51,9 @@ def _line_chart(title: str, values: list[float], labels: list[str], percent: boo
             f"</svg><figcaption>{escape(title)}</figcaption></figure>")
 
 
-def report_html(data: dict, data_docs: str | None = None) -> str:
-    """The page for `data` (quality.report.report_data); `data_docs`: a link to the run's GX
-    Data Docs, relative to the page."""
+def report_html(data: dict, data_docs: dict | None = None) -> str:
+    """The page for `data` (quality.report.report_data); `data_docs`: links relative to the page,
+    {"index": href, "runs": {run_id: [(source, href), ...]}}."""
     scope = data["scope"]
     ledger = data["ledger"]
     total = ledger["total"]
@@ -106,8 +106,12 @@ def report_html(data: dict, data_docs: str | None = None) -> str:
                                  [t["rule_rates"].get(rule, 0.0) for t in trends], labels,
                                  percent=True))
     if data_docs:
-        parts.append(f'<h2>Validation record</h2><p><a href="{escape(data_docs)}">Great '
-                     "Expectations Data Docs</a> for these runs.</p>")
+        parts.append(f'<h2>Validation record</h2><p><a href="{escape(data_docs["index"])}">'
+                     "Great Expectations Data Docs</a> (every run's validations).</p>")
+        for run, pages in data_docs["runs"].items():
+            links = ", ".join(f'<a href="{escape(href)}">{escape(name)}</a>'
+                              for name, href in pages) or "no validation (nothing accepted)"
+            parts.append(f"<p>{escape(run)}: {links}</p>")
     return ("<!doctype html><html lang=zh><head><meta charset=utf-8>"
             "<title>jinbao quality report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")

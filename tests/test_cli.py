@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pandas as pd
 
 from tests.conftest import fresh_config, written_config
 
@@ -33,6 +37,32 @@ def test_demo_builds_the_estate_runs_and_prints_the_summary(tmp_path):
     assert Path(docs).exists()
     status = _run(["status"], tmp_path)
     assert status.returncode == 0 and "watermark" in status.stdout
+    report = done.stdout.split("report:")[1].split()[0]
+    assert Path(report).exists()
+    _assert_no_personal_data(tmp_path, done.stdout + done.stderr + status.stdout)
+
+
+def _assert_no_personal_data(workdir: Path, printed: str) -> None:
+    """Every file the pipeline wrote (reports, Data Docs, GX results, manifests, logs) and what
+    it printed: no ID number from truth.csv, no stored name, nothing shaped like a number. The
+    estate, the warehouse and the staged Parquet rows hold personal data by design."""
+    home = workdir / ".jinbao"
+    truth = pd.read_csv(home / "estate" / "truth.csv", dtype=str, keep_default_na=False)
+    with sqlite3.connect(home / "warehouse.db") as conn:
+        names = {n for (n,) in conn.execute("SELECT DISTINCT name FROM source_record")
+                 if n and len(n) > 1}
+    numbers = set(truth["person_key"])
+    texts = {"printed": printed}
+    for path in home.rglob("*"):
+        inside = path.relative_to(home).parts
+        if (path.is_file() and inside[0] not in ("estate",)
+                and not path.name.startswith("warehouse.db") and path.suffix != ".parquet"):
+            texts[str(path.relative_to(home))] = path.read_text("utf-8", errors="ignore")
+    assert len(texts) > 20  # reports, Data Docs pages, GX results, manifests
+    for where, content in texts.items():
+        assert not re.search(r"(?<![\d.])\d{15}", content), where  # fractions aside
+        assert not [n for n in numbers if n in content], where
+        assert not [n for n in names if n in content], where
 
 
 def test_missing_config_is_a_clear_error(tmp_path):

@@ -63,3 +63,7 @@ def test_airflow_dags_test_runs_the_pipeline(airflow_env, small_estate, tmp_path
     assert persons > 250
     reports = list((tmp_path / "reports").glob("*/report.html"))  # the DAG's last task
     assert len(reports) == 1 and "Every source row accounted for" in reports[0].read_text()
+    logged = done.stdout + done.stderr + "".join(  # task logs, printed and on disk
+        p.read_text("utf-8", errors="ignore") for p in Path(env["AIRFLOW_HOME"]).rglob("*.log"))
+    truth = (small_estate / "truth.csv").read_text("utf-8").splitlines()[1:]
+    assert not [line for line in truth if line.rsplit(",", 1)[1] in logged]
