@@ -101,3 +101,18 @@ def test_hostile_names_survive_the_bulk_path(engine):
     expected = hostile if engine.dialect.name == "sqlite" else hostile.replace("\x00", "\ufffd")
     assert stored == expected
     assert _table(engine, source_record)["name"].tolist() == [expected, expected]
+
+
+def test_bucket_in_sql_is_the_bucket_in_pandas(engine):
+    """Loads mark people dirty by bucket_sql and stage them by bucket_of: they must agree, or
+    people would wait for `finish` instead of their own bucket."""
+    from sqlalchemy import literal
+
+    from loaders.warehouse import bucket_sql
+
+    ids = pd.Series([A, B, "44010419560409123X", "65010119991231000X", "110101200001010016"])
+    for buckets in (1, 4, 8, 13):
+        with engine.connect() as conn:
+            in_sql = [conn.execute(select(bucket_sql(literal(i), buckets))).scalar_one()
+                      for i in ids]
+        assert in_sql == bucket_of(ids, buckets).tolist(), buckets
