@@ -36,8 +36,10 @@ def _masked_evidence(case: dict) -> str:
     if case["kind"] == "suspected_duplicate":
         entities = ", ".join(f"{i} = {_masked_entity(e)}"
                              for i, e in enumerate(evidence["entities"], start=1))
-        return (f"entities {entities}; "
-                f"number {evidence.get('number_edit') or 'not comparable'}; "
+        numbers = (f"one edit apart ({evidence['number_edit']})" if evidence.get("number_edit")
+                   else "more than one edit apart" if evidence["weights"]["w_id"] < 0
+                   else "not comparable")
+        return (f"entities {entities}; numbers {numbers}; "
                 f"name {evidence.get('name')}; weights {evidence.get('weights')}")
     if case["kind"] == "attribute_conflict":
         masked = masked_name if evidence["attribute"] == "name" else str
@@ -105,7 +107,8 @@ def show_case(cfg: Config, out: Console, case_id: str) -> None:
     engine.dispose()
     out.print(f"[bold]{case['case_id']}[/bold]  {case['kind']}  status {case['status']}  "
               f"opened by {case['opened_run']}")
-    out.print(f"ID numbers: {', '.join(masked_id(i) for i in json.loads(case['id_numbers']))}")
+    numbers = [masked_id(i) for i in json.loads(case["id_numbers"])]
+    out.print(f"ID numbers: {', '.join(numbers) or 'none (no person: rows without a usable number)'}")
     out.print(f"evidence: {_masked_evidence(dict(case))}", markup=False)
     out.print("source rows (pick one by its number: --row N):")
     for n, r in enumerate(rows.itertuples(index=False), start=1):

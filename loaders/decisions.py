@@ -106,6 +106,9 @@ def _merge(conn: Connection, case: dict, keep: int, ctx: Context, run_id: str) -
     if keep not in (1, 2):
         raise DecisionError("--keep must be 1 or 2 (the entity whose number survives)")
     target, other = entities[keep - 1], entities[2 - keep]
+    if all("|" in e for e in entities):
+        raise DecisionError("neither entity is a person (both rows lack a usable number): "
+                            "keep_apart or dismiss; a merge needs a person to join")
     if "|" in target:
         raise DecisionError(f"entity {keep} is a source row, not a person: keep the person "
                             f"(--keep {3 - keep})")
