@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, delete, exists, literal, select
 
 from loaders.bulk import copy_into, read_frame, temp_table
+from loaders.frames import same_values
 from schemas.warehouse import person, quarantine, review_case, review_case_row, source_record
 from transforms.identity import ID_RULES
 from transforms.suspects import CASE_KIND, case_frames, suspected_duplicates
@@ -32,15 +33,6 @@ def _rows_digest(found: pd.DataFrame, found_rows: pd.DataFrame) -> pd.Series:
                for case, group in groupby(zip(lines["case_id"].tolist(), text, strict=True),
                                           key=itemgetter(0))}
     return found["case_id"].map(digests)
-
-
-def _same_content(found: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
-    same = pd.Series(True, index=found.index)
-    for column in CONTENT:
-        now = found[column].astype("string").fillna("\0")
-        before = stored[column].astype("string").fillna("\0")
-        same &= (now.to_numpy() == before.to_numpy())
-    return same
 
 
 def _delete(conn: Connection, table, ids: pd.Series) -> None:
@@ -65,7 +57,7 @@ def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
     found = found.assign(rows_digest=_rows_digest(found, found_rows))
     previous = stored.set_index("case_id").reindex(found["case_id"])
     known = previous["status"].notna().to_numpy()
-    same = _same_content(found.reset_index(drop=True), previous.reset_index(drop=True)).to_numpy()
+    same = same_values(found, previous, CONTENT)
     reopened = previous["status"].to_numpy() == WITHDRAWN
     cases = found.assign(
         status=previous["status"].where(known & ~reopened, OPEN).to_numpy(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -37,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from loaders.bulk import copy_into, read_frame, temp_table
+from loaders.frames import same_values
 from loaders.review import sync_cases
 from schemas.warehouse import (
     attribute_override,
@@ -184,27 +184,15 @@ def _dirty_ids(bucket: int | None):
     return query if bucket is None else query.where(dirty_person.c.bucket == bucket)
 
 
-def _same(now: pd.DataFrame, before: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Row by row (aligned), whether `columns` hold the same values (missing equals missing)."""
-    same = np.ones(len(now), dtype=bool)
-    for column in columns:
-        same &= (now[column].astype("string").fillna("\0").to_numpy()
-                 == before[column].astype("string").fillna("\0").to_numpy())
-    return same
-
-
 def _changed_people(golden: pd.DataFrame, old: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """(existed, attributes differ) per golden row, against the stored person rows."""
     merged = golden[["id_number", *PERSON_ATTRIBUTES]].merge(
         old[["id_number", *PERSON_ATTRIBUTES]], on="id_number", how="left",
         suffixes=("", "_old"), indicator=True)
     existed = (merged["_merge"] == "both").to_numpy()
-    differs = pd.Series(False, index=merged.index)
-    for column in PERSON_ATTRIBUTES:
-        now = merged[column].astype("string").fillna("\0")
-        before = merged[f"{column}_old"].astype("string").fillna("\0")
-        differs |= now != before
-    return pd.Series(existed, index=golden.index), pd.Series(differs.to_numpy(), index=golden.index)
+    stored = merged[[f"{c}_old" for c in PERSON_ATTRIBUTES]].set_axis(PERSON_ATTRIBUTES, axis=1)
+    differs = ~same_values(merged, stored, PERSON_ATTRIBUTES)
+    return pd.Series(existed, index=golden.index), pd.Series(differs, index=golden.index)
 
 
 def _replace(conn: Connection, table: Table, frame: pd.DataFrame, dirty) -> None:
@@ -246,7 +234,7 @@ def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_i
     existed, differs = _changed_people(golden, old)
     previous = old.set_index("id_number").reindex(golden["id_number"])
     keep = (existed & ~differs).to_numpy()
-    same_meta = _same(golden, previous.reset_index(), PERSON_META)
+    same_meta = same_values(golden, previous.reset_index(), PERSON_META)
     golden["created_run"] = previous["created_run"].fillna(run_id).to_numpy()
     golden["valid_from"] = previous["valid_from"].where(keep, valid_from).to_numpy()
     golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
