@@ -125,23 +125,22 @@ def show_case(cfg: Config, out: Console, case_id: str) -> None:
                   markup=False)
 
 
-def resolve_case(cfg: Config, case_id: str, decision: str, by: str, keep: int,
-                 row: str | None, note: str | None) -> dict:
+def _in_transaction(cfg: Config, work):
+    """work(conn) in one warehouse transaction; its result."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     try:
         with engine.begin() as conn:
-            return decide(conn, case_id, decision, _context(cfg, by), keep=keep, row=row,
-                          note=note)
+            return work(conn)
     finally:
         engine.dispose()
+
+
+def resolve_case(cfg: Config, case_id: str, decision: str, by: str, keep: int,
+                 row: str | None, note: str | None) -> dict:
+    return _in_transaction(cfg, lambda conn: decide(
+        conn, case_id, decision, _context(cfg, by), keep=keep, row=row, note=note))
 
 
 def undo_case(cfg: Config, case_id: str, by: str) -> dict:
-    engine = warehouse_engine(cfg.warehouse_url)
-    ensure_schema(engine)
-    try:
-        with engine.begin() as conn:
-            return undo(conn, case_id, _context(cfg, by))
-    finally:
-        engine.dispose()
+    return _in_transaction(cfg, lambda conn: undo(conn, case_id, _context(cfg, by)))

@@ -188,7 +188,7 @@ def decide(conn: Connection, case_id: str, decision: str, ctx: Context, *, keep:
 
 def undo(conn: Connection, case_id: str, ctx: Context) -> dict:
     """Reverse the case's standing decision exactly, and open the case again."""
-    _case(conn, case_id)
+    case = _case(conn, case_id)
     standing = conn.execute(select(review_decision).where(
         review_decision.c.case_id == case_id, review_decision.c.undone_at.is_(None))
         .order_by(review_decision.c.decided_at.desc())).mappings().first()
@@ -213,7 +213,6 @@ def undo(conn: Connection, case_id: str, ctx: Context) -> dict:
         _recompute(conn, ids, ctx, run_id)
         refresh_suspected_duplicates(conn, run_id)
     elif standing["decision"] == "pick":
-        case = _case(conn, case_id)
         conn.execute(delete(attribute_override).where(attribute_override.c.case_id == case_id))
         _recompute(conn, {case["id_number"]}, ctx, run_id)
     conn.execute(update(review_decision).where(

@@ -136,11 +136,17 @@ def old15_pairs(persons: pd.DataFrame) -> pd.DataFrame:
 def _same_key(key: np.ndarray, probe: np.ndarray, positions: np.ndarray, edit: str
               ) -> pd.DataFrame:
     frame = pd.DataFrame({"key": key, "pos": positions, "probe": probe})
-    joined = frame[frame["probe"]].merge(frame, on="key", suffixes=("_p", ""))
+    return _pairs_sharing(frame, ["key"], edit)
+
+
+def _pairs_sharing(frame: pd.DataFrame, on: list[str], edit) -> pd.DataFrame:
+    """Pairs (left < right) of `pos` values whose rows share the `on` columns, at least one of
+    them a `probe` row."""
+    joined = frame[frame["probe"]].merge(frame, on=on, suffixes=("_p", ""))
     joined = joined[joined["pos_p"] != joined["pos"]]
-    left = np.minimum(joined["pos_p"], joined["pos"])
-    right = np.maximum(joined["pos_p"], joined["pos"])
-    return pd.DataFrame({"left": left.to_numpy(), "right": right.to_numpy(), "edit": edit})
+    return pd.DataFrame({"left": np.minimum(joined["pos_p"], joined["pos"]).to_numpy(),
+                         "right": np.maximum(joined["pos_p"], joined["pos"]).to_numpy(),
+                         "edit": edit})
 
 
 def _frequency(values: pd.Series, population: pd.Series) -> pd.Series:
@@ -223,12 +229,8 @@ def candidate_pairs(persons: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFra
     named = entities[entities["name_key"].notna() & entities["birth_date"].notna()]
     block = pd.DataFrame({"pos": named.index.to_numpy(), "name_key": named["name_key"].to_numpy(),
                           "born": named["birth_date"].to_numpy(),
-                          "loose": ~named["person"].to_numpy()})
-    joined = block[block["loose"]].merge(block, on=["name_key", "born"], suffixes=("_l", ""))
-    joined = joined[joined["pos_l"] != joined["pos"]]
-    found.append(pd.DataFrame({"left": np.minimum(joined["pos_l"], joined["pos"]).to_numpy(),
-                               "right": np.maximum(joined["pos_l"], joined["pos"]).to_numpy(),
-                               "edit": pd.NA}))
+                          "probe": ~named["person"].to_numpy()})  # rows without a number
+    found.append(_pairs_sharing(block, ["name_key", "born"], pd.NA))
     found = [f for f in found if not f.empty]
     if not found:
         return pd.DataFrame(columns=["left", "right", "edit"])
