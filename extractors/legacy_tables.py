@@ -79,4 +79,3 @@ METADATA = {
     "unemployment": unemployment_md,
     "maternity": maternity_md,
 }
-SYSTEMS = ("pension", "medical", "unemployment", "injury", "maternity")

@@ -17,12 +17,23 @@ from sqlalchemy import ColumnElement, Select, Table, Text, cast, create_engine, 
 from sqlalchemy.exc import SQLAlchemyError
 
 from jinbao.config import SourceConfig
+from jinbao.errors import SourceBroken, SourceUnavailable
+
+__all__ = ["SourceBroken", "SourceUnavailable", "text_batches", "single_table", "windowed"]
 
 BATCH_ROWS = 200_000
 
-
-class SourceUnavailable(RuntimeError):
-    """A legacy database could not be read (refused, down, or died mid-read)."""
+# what the drivers say when the server, not the query, is the problem (connectorx raises plain
+# RuntimeErrors, so its messages are all there is to go on)
+CONNECTION_TROUBLE = (
+    "connection refused", "could not connect", "can't connect", "connection reset",
+    "connection timed out", "timed out", "timeout", "server closed the connection",
+    "terminating connection", "gone away", "lost connection", "broken pipe",
+    "too many connections", "the database system is starting up",
+    "the database system is shutting down", "no route to host", "connection to server",
+    "unexpected eof", "server has gone", "closed the connection", "connection is closed",
+    "could not receive data", "could not send data",
+)
 
 
 def parse_moment(text: str | None) -> datetime | None:
@@ -114,6 +125,23 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     return (SQLAlchemyError, adbc_driver_manager.Error, RuntimeError, OSError)
 
 
+def is_transient(error: BaseException) -> bool:
+    """Would the same read succeed later? Yes when the server could not be reached or dropped
+    the connection; no when it answered with an error about the query (a missing table or
+    column) or a SQLite file is missing: those need a person, not a retry."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(error, FileNotFoundError) or "does not exist" in str(error):
+        return False
+    if isinstance(error, ConnectionError | TimeoutError | DisconnectionError | PoolTimeout):
+        return True
+    message = str(getattr(error, "orig", None) or error).lower()
+    if isinstance(error, OperationalError | InterfaceError):
+        return "no such table" not in message and "no such column" not in message
+    return any(marker in message for marker in CONNECTION_TROUBLE)
+
+
 def text_batches(source: SourceConfig, statement: Select,
                  batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
     """Stream `statement`'s rows from `source` as Arrow tables of text, `batch_rows` at a time."""
@@ -136,4 +164,7 @@ def text_batches(source: SourceConfig, statement: Select,
         if empty:
             yield schema.empty_table()
     except _driver_errors() as error:
-        raise SourceUnavailable(f"source {source.name}: cannot read ({reason(error)})") from None
+        if is_transient(error):
+            raise SourceUnavailable(f"source {source.name}: cannot read ({reason(error)})") from None
+        raise SourceBroken(f"source {source.name}: cannot be read as a {source.system} system "
+                           f"({reason(error)})") from None

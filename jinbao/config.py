@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extractors.legacy_tables import SYSTEMS
+from extractors.systems import SYSTEMS
 from transforms.survivorship import DEFAULT_RULES, Survivorship
 
 

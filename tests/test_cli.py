@@ -80,7 +80,9 @@ def test_unreadable_source_names_the_source_and_loads_nothing(small_estate, tmp_
     path.write_text(text, "utf-8")
     done = _run(["run", "--config", str(path)], tmp_path)
     assert done.returncode == 2
-    assert "source medical: cannot read" in done.stderr
+    # a missing file is not an outage: no retries, the error says what is wrong
+    assert "source medical: cannot be read as a medical system" in done.stderr
+    assert "medical.db does not exist" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     status = _run(["status", "--config", str(path)], tmp_path)
     assert "person 0 " in status.stdout  # nothing half-loaded

@@ -40,3 +40,25 @@ def test_window_is_exclusive_below_and_inclusive_above(tmp_path):
     assert keys == ["2"]
     keys = [r["_source_key"] for r in extract(source, "2024-03-01 00:00:00").to_pylist()]
     assert keys == ["1|120"]
+
+
+def test_a_source_that_is_down_is_unavailable_but_one_without_its_tables_is_broken(tmp_path):
+    """The difference decides whether Airflow tries again: only a source that could not be
+    reached is worth another attempt."""
+    import pytest
+    from sqlalchemy import create_engine, text
+
+    from jinbao.errors import SourceBroken, SourceUnavailable
+
+    down = SourceConfig("pension", "pension", url="postgresql+psycopg://postgres@127.0.0.1:1/x")
+    with pytest.raises(SourceUnavailable, match="source pension: cannot read"):
+        extract(down, run_id="r1")
+    empty = tmp_path / "empty.db"
+    with create_engine(f"sqlite:///{empty}").begin() as conn:
+        conn.execute(text("CREATE TABLE unrelated (x INTEGER)"))
+    broken = SourceConfig("pension", "pension", url=f"sqlite:///{empty}")
+    with pytest.raises(SourceBroken, match="cannot be read as a pension system .*no such table"):
+        extract(broken, run_id="r1")
+    missing = SourceConfig("pension", "pension", url=f"sqlite:///{tmp_path / 'absent.db'}")
+    with pytest.raises(SourceBroken, match="does not exist"):
+        extract(missing, run_id="r1")
