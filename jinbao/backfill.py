@@ -1,6 +1,7 @@
-"""`jinbao backfill`: reload a date range in monthly slices, resumable and safe to repeat.
+"""`jinbao backfill`: reload a date range in monthly (or daily) slices, resumable and safe to
+repeat.
 
-Each slice is one ordinary run over the window (month start, month end]; a slice is recorded as
+Each slice is one ordinary run over its window [first second, last second]; a slice is recorded as
 committed only after its run finished, so a rerun of the same backfill starts at the first slice
 not committed. Reloading a committed slice changes nothing (loads are idempotent), so
 `restart=True` is always safe, only slower.
@@ -20,37 +21,46 @@ from loaders.warehouse import ensure_schema, warehouse_engine
 from schemas.warehouse import backfill_slice
 
 
-def month_of(text: str) -> date:
-    """'YYYY-MM' or 'YYYY-MM-DD' -> the first day of that month."""
-    try:
-        moment = datetime.strptime(text[:7], "%Y-%m")
-    except ValueError:
-        raise ValueError(f"{text!r} is not a month: write YYYY-MM or YYYY-MM-DD") from None
-    return moment.date()
+def _day_or_month(text: str) -> tuple[date, str]:
+    """'YYYY-MM-DD' -> (that day, 'day'); 'YYYY-MM' -> (its first day, 'month')."""
+    for form, unit in (("%Y-%m-%d", "day"), ("%Y-%m", "month")):
+        try:
+            return datetime.strptime(text, form).date(), unit
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is neither a day (YYYY-MM-DD) nor a month (YYYY-MM)")
 
 
-def monthly_slices(start: str, end: str) -> list[tuple[str, str, str]]:
-    """(month, since, until) for every month from start's to end's, both included.
+def _next(moment: date, unit: str) -> date:
+    return moment + timedelta(days=1) if unit == "day" else (
+        moment + timedelta(days=32)).replace(day=1)
 
-    since is the last second of the month before (exclusive), until the month's last second.
-    """
-    first, last = month_of(start), month_of(end)
+
+def backfill_slices(start: str, end: str) -> list[tuple[str, str, str]]:
+    """(slice, since, until) for every month (or day, when both ends are days) from start to
+    end, both included. since is the last second before the slice (exclusive), until its last
+    second: a day's window is exactly the window of a daily Airflow interval."""
+    (first, unit), (last, end_unit) = _day_or_month(start), _day_or_month(end)
+    if unit != end_unit:
+        raise ValueError(f"--start {start} and --end {end}: write both as months (YYYY-MM) or "
+                         "both as days (YYYY-MM-DD)")
     if last < first:
         raise ValueError(f"--end {end} is before --start {start}")
-    slices, month = [], first
-    while month <= last:
-        following = (month + timedelta(days=32)).replace(day=1)
-        since = datetime.combine(month, datetime.min.time()) - timedelta(seconds=1)
+    slices, moment, name = [], first, "%Y-%m-%d" if unit == "day" else "%Y-%m"
+    while moment <= last:
+        following = _next(moment, unit)
+        since = datetime.combine(moment, datetime.min.time()) - timedelta(seconds=1)
         until = datetime.combine(following, datetime.min.time()) - timedelta(seconds=1)
-        slices.append((f"{month:%Y-%m}", f"{since:%Y-%m-%d %H:%M:%S}",
+        slices.append((moment.strftime(name), f"{since:%Y-%m-%d %H:%M:%S}",
                        f"{until:%Y-%m-%d %H:%M:%S}"))
-        month = following
+        moment = following
     return slices
 
 
 def backfill_id(start: str, end: str, sources: list[str]) -> str:
     """The same request always gets the same id, which is what makes it resumable."""
-    text = f"{month_of(start):%Y-%m}|{month_of(end):%Y-%m}|{','.join(sorted(sources))}"
+    slices = backfill_slices(start, end)
+    text = f"{slices[0][0]}|{slices[-1][0]}|{','.join(sorted(sources))}"
     return "backfill-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -60,11 +70,11 @@ SliceNote = Callable[[str, str, dict], None]
 def run_backfill(cfg: Config, start: str, end: str, sources: list[str] | None = None,
                  restart: bool = False, note: SliceNote | None = None,
                  run: Callable[..., RunSummary] = run_pipeline) -> list[dict]:
-    """Load every monthly slice not yet committed; return one row per slice for the report."""
+    """Load every slice not yet committed; return one row per slice for the report."""
     names = sources or list(cfg.sources)
     for name in names:
         cfg.source(name)
-    slices = monthly_slices(start, end)
+    slices = backfill_slices(start, end)
     ident = backfill_id(start, end, names)
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)

@@ -183,7 +183,7 @@ watermark = Table(
 backfill_slice = Table(
     "backfill_slice", metadata,
     Column("backfill_id", String(64), primary_key=True),
-    Column("slice", String(7), primary_key=True, comment="YYYY-MM"),
+    Column("slice", String(10), primary_key=True, comment="YYYY-MM, or YYYY-MM-DD for a daily slice"),
     Column("window_since", String(32), nullable=False),
     Column("window_until", String(32), nullable=False),
     Column("sources", Text, nullable=False),

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import pytest
 
-from jinbao.backfill import backfill_id, monthly_slices, run_backfill
+from jinbao.backfill import backfill_id, backfill_slices, run_backfill
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
 from tests.conftest import fresh_config, warehouse_dump
 
 
-def test_monthly_slices_tile_the_range():
-    slices = monthly_slices("2024-11", "2025-02-15")
+def test_slices_tile_the_range_by_month_or_by_day():
+    slices = backfill_slices("2024-11", "2025-02")
     assert [s[0] for s in slices] == ["2024-11", "2024-12", "2025-01", "2025-02"]
     assert slices[0][1:] == ("2024-10-31 23:59:59", "2024-11-30 23:59:59")
     assert all(a[2] == b[1] for a, b in zip(slices, slices[1:], strict=False))  # no gap
     assert slices[-1][2] == "2025-02-28 23:59:59"
+    days = backfill_slices("2024-02-28", "2024-03-01")
+    assert days == [("2024-02-28", "2024-02-27 23:59:59", "2024-02-28 23:59:59"),
+                    ("2024-02-29", "2024-02-28 23:59:59", "2024-02-29 23:59:59"),
+                    ("2024-03-01", "2024-02-29 23:59:59", "2024-03-01 23:59:59")]
     with pytest.raises(ValueError, match="before --start"):
-        monthly_slices("2024-05", "2024-01")
-    assert backfill_id("2024-01", "2024-03-31", ["b", "a"]) == backfill_id(
-        "2024-01-15", "2024-03", ["a", "b"])
+        backfill_slices("2024-05", "2024-01")
+    with pytest.raises(ValueError, match="both as months .* or both as days"):
+        backfill_slices("2024-05", "2024-06-15")
+    with pytest.raises(ValueError, match="neither a day"):
+        backfill_slices("2024/05", "2024-06")
+    assert backfill_id("2024-01", "2024-03", ["b", "a"]) == backfill_id("2024-01", "2024-03",
+                                                                         ["a", "b"])
+    assert backfill_id("2024-01-01", "2024-01-03", ["a"]) != backfill_id("2024-01", "2024-01",
+                                                                         ["a"])
 
 
 def current_state(engine) -> dict:
