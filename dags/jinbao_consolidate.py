@@ -1,84 +1,139 @@
-"""Consolidation DAG: the five legacy systems -> the warehouse. Wiring only; logic is in jinbao.
+"""Consolidation DAGs, one per configuration (province): the legacy systems -> the warehouse.
 
-plan -> stage (mapped over sources) -> load_quarantined (mapped over sources)
-     -> load_bucket (mapped over person buckets) -> finish (ledger, watermarks)
-     -> report (the run's HTML and JSON report)
+    plan -> stage_<source> (one task per source, each in its source's pool)
+         -> staged_sources -> load_quarantined (mapped over the staged sources)
+                           -> load_bucket (mapped over person buckets) -> finish  => warehouse asset
+         -> ledger_balanced (fails the run, naming them, when a source did not load)
 
-The configuration comes from the `config` param or $JINBAO_CONFIG (else the embedded estate).
-Nothing heavy is imported at parse time: every task imports jinbao inside its body.
+Each run reads its data interval (a daily CronDataIntervalTimetable); `since`/`until`/`sources`
+params narrow or widen it for a manual run. A stage is retried with exponential backoff only
+when its source could not be reached; a source that stays down fails its own stage while the
+others load. Wiring only: every task imports jinbao inside its body, and which DAGs exist comes
+from jinbao.dag_specs (TOML only), so parsing never touches a database.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
-from airflow.sdk import dag, get_current_context, task
-
-
-@dag(
-    dag_id="jinbao_consolidate",
-    schedule=None,
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["jinbao"],
-    params={"config": None, "since": None, "until": None, "sources": None},
-    doc_md=__doc__,
+from airflow.sdk import (
+    Asset,
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    RetryAction,
+    RetryRule,
+    dag,
+    get_current_context,
+    task,
 )
-def jinbao_consolidate():
-    @task
-    def plan() -> dict:
-        from jinbao.airflow_tasks import plan_run
 
-        context = get_current_context()
-        return plan_run(context["run_id"], context["dag_run"].run_after, context["params"])
+from jinbao.dag_specs import DagSpec, dag_specs
 
-    @task
-    def source_windows(run: dict) -> list[dict]:
-        return run["windows"]
-
-    @task
-    def bucket_numbers(run: dict) -> list[int]:
-        return list(range(run["buckets"]))
-
-    @task(map_index_template="{{ window['source'] }}")
-    def stage(run: dict, window: dict) -> str:
-        from jinbao.airflow_tasks import stage_one
-
-        return stage_one(run, window)
-
-    @task(map_index_template="{{ source }}")
-    def load_quarantined(run: dict, source: str) -> dict:
-        from jinbao.airflow_tasks import load_quarantined_one
-
-        return load_quarantined_one(run, source)
-
-    @task(map_index_template="bucket {{ bucket }}")
-    def load_bucket(run: dict, bucket: int) -> dict:
-        from jinbao.airflow_tasks import load_bucket_one
-
-        return load_bucket_one(run, bucket)
-
-    @task
-    def finish(run: dict) -> dict:
-        from jinbao.airflow_tasks import finish_one
-
-        return finish_one(run)
-
-    @task
-    def report(run: dict) -> str:
-        from jinbao.airflow_tasks import report_one
-
-        return report_one(run)
-
-    run = plan()
-    staged = stage.partial(run=run).expand(window=source_windows(run))
-    quarantined = load_quarantined.partial(run=run).expand(source=staged)
-    buckets = bucket_numbers(run)
-    staged >> buckets
-    loaded = load_bucket.partial(run=run).expand(bucket=buckets)
-    done = finish(run)
-    [quarantined, loaded] >> done
-    done >> report(run)
+# a source that could not be reached is tried again; bad data or a broken source never is
+SOURCE_RETRY = ExceptionRetryPolicy(
+    rules=[RetryRule(exception="jinbao.errors.SourceUnavailable", action=RetryAction.RETRY,
+                     reason="legacy source unreachable")],
+    default=RetryAction.FAIL)
+# a warehouse connection lost, a deadlock victim, a locked SQLite file: worth another attempt
+WAREHOUSE_RETRY = ExceptionRetryPolicy(
+    rules=[RetryRule(exception=["sqlalchemy.exc.OperationalError", "sqlalchemy.exc.InterfaceError"],
+                     action=RetryAction.RETRY, reason="warehouse connection or lock")],
+    default=RetryAction.FAIL)
 
 
-jinbao_consolidate()
+def consolidation_dag(spec: DagSpec):
+    warehouse = Asset(name=f"{spec.dag_id}.warehouse", uri=spec.asset_uri)
+    backoff = {"retry_delay": timedelta(seconds=spec.retry_delay), "retry_exponential_backoff": 2.0,
+               "max_retry_delay": timedelta(seconds=spec.max_retry_delay)}
+    loads = {"pool": spec.warehouse_pool, "retries": 2, "retry_policy": WAREHOUSE_RETRY, **backoff}
+
+    @dag(
+        dag_id=spec.dag_id,
+        schedule=CronDataIntervalTimetable(spec.schedule, timezone=spec.timezone),
+        start_date=pendulum.instance(spec.start_date, tz=spec.timezone),
+        end_date=pendulum.instance(spec.end_date, tz=spec.timezone) if spec.end_date else None,
+        catchup=spec.catchup,
+        max_active_runs=1,
+        default_args={"queue": spec.queue},
+        tags=["jinbao", "consolidate"],
+        params={"config": None, "since": None, "until": None, "sources": None},
+        doc_md=__doc__,
+    )
+    def consolidate():
+        @task
+        def plan() -> dict:
+            from jinbao.airflow_tasks import plan_run
+
+            context = get_current_context()
+            start, end = context.get("data_interval_start"), context.get("data_interval_end")
+            return plan_run(context["run_id"], context["dag_run"].run_after, context["params"],
+                            spec.config, (start, end) if start and end else None, spec.timezone)
+
+        @task(retries=spec.retries, retry_policy=SOURCE_RETRY, **backoff)
+        def stage(run: dict, source: str) -> dict | None:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            from jinbao.airflow_tasks import stage_one
+
+            staged = stage_one(run, source)
+            if staged is None:
+                raise AirflowSkipException(f"source {source} is not selected for this run")
+            return staged
+
+        @task(trigger_rule="all_done_min_one_success")
+        def staged_sources(run: dict) -> list[str]:
+            from jinbao.airflow_tasks import staged_sources
+
+            return staged_sources(run)
+
+        @task
+        def bucket_numbers(run: dict, staged: list[str]) -> list[int]:
+            from jinbao.airflow_tasks import bucket_numbers
+
+            return bucket_numbers(run, staged)
+
+        @task(map_index_template="{{ source }}", **loads)
+        def load_quarantined(run: dict, source: str) -> dict:
+            from jinbao.airflow_tasks import load_quarantined_one
+
+            return load_quarantined_one(run, source)
+
+        @task(map_index_template="bucket {{ bucket }}", **loads)
+        def load_bucket(run: dict, bucket: int) -> dict:
+            from jinbao.airflow_tasks import load_bucket_one
+
+            return load_bucket_one(run, bucket)
+
+        @task(outlets=[warehouse], **loads)
+        def finish(run: dict) -> dict:
+            from jinbao.airflow_tasks import finish_one
+
+            done = finish_one(run)
+            get_current_context()["outlet_events"][warehouse].extra = done
+            return done
+
+        @task(trigger_rule="none_failed")
+        def ledger_balanced(run: dict) -> dict[str, int]:
+            """Marks the run failed (naming them) when a source did not load."""
+            from jinbao.airflow_tasks import ledger_balanced
+
+            return ledger_balanced(run)
+
+        run = plan()
+        stages = [stage.override(task_id=f"stage_{s.name}", pool=s.pool, pool_slots=1)(run, s.name)
+                  for s in spec.sources]
+        staged = staged_sources(run)
+        stages >> staged
+        quarantined = load_quarantined.partial(run=run).expand(source=staged)
+        loaded = load_bucket.partial(run=run).expand(bucket=bucket_numbers(run, staged))
+        quarantined >> loaded  # a bucket load sees the run's quarantined rows already stored
+        done = finish(run)
+        loaded >> done
+        [*stages, done] >> ledger_balanced(run)
+
+    return consolidate()
+
+
+for _spec in dag_specs():
+    consolidation_dag(_spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -149,12 +150,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from jinbao.backfill import monthly_slices, run_backfill
+    from jinbao.backfill import backfill_slices, run_backfill
 
     cfg = load_config(args.config)
     sources = args.sources.split(",") if args.sources else None
     try:
-        total = len(monthly_slices(args.start, args.end))
+        total = len(backfill_slices(args.start, args.end))
     except ValueError as error:
         raise ConfigError(str(error)) from None
     with _progress() as bar:
@@ -223,6 +224,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pools(args: argparse.Namespace) -> int:
+    from jinbao.dag_specs import DagConfigError, dag_specs, pools
+
+    try:
+        wanted = pools(dag_specs())
+    except DagConfigError as error:
+        raise ConfigError(str(error)) from None
+    text = json.dumps(wanted, indent=2, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        err.print(f"{len(wanted)} pools written to {args.out}; load them with "
+                  f"`airflow pools import {args.out}`")
+    else:
+        print(text)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jinbao", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -247,10 +265,10 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     backfill = commands.add_parser(
-        "backfill", help="reload a date range in monthly slices (resumable, safe to repeat)")
+        "backfill", help="reload a date range in monthly or daily slices (resumable, safe to repeat)")
     backfill.add_argument("--config")
-    backfill.add_argument("--start", required=True, help="first month, YYYY-MM[-DD]")
-    backfill.add_argument("--end", required=True, help="last month, included, YYYY-MM[-DD]")
+    backfill.add_argument("--start", required=True, help="first month (YYYY-MM) or day (YYYY-MM-DD)")
+    backfill.add_argument("--end", required=True, help="last month or day, included")
     backfill.add_argument("--sources", help="comma-separated source names (default: all)")
     backfill.add_argument("--restart", action="store_true",
                           help="reload slices an earlier run of this backfill committed")
@@ -291,6 +309,11 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--config")
         sub.set_defaults(func=cmd_review)
 
+    pools = commands.add_parser(
+        "pools", help="the Airflow pools the DAGs need (JSON for `airflow pools import`)")
+    pools.add_argument("--out", help="write to this file (default: print)")
+    pools.set_defaults(func=cmd_pools)
+
     status = commands.add_parser("status", help="watermarks, last runs, warehouse counts")
     status.add_argument("--config")
     status.set_defaults(func=cmd_status)
@@ -300,12 +323,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from extractors.injury import ExportFormatError
-    from extractors.sql import SourceUnavailable
+    from jinbao.errors import SourceBroken, SourceUnavailable
     from loaders.decisions import DecisionError
 
     try:
         return args.func(args)
-    except (ConfigError, SourceUnavailable, ExportFormatError, DecisionError) as error:
+    except (ConfigError, SourceUnavailable, SourceBroken, ExportFormatError,
+            DecisionError) as error:
         err.print(f"error: {error}", markup=False, style="red")
         return 2
     except KeyboardInterrupt:

@@ -46,6 +46,7 @@ from loaders.warehouse import (
     is_first_load,
     load_first_rows,
     load_source_rows,
+    lock_buckets,
     recompute_dirty,
     warehouse_engine,
 )
@@ -285,6 +286,7 @@ def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
     ensure_schema(engine)
     rows, rules = _read([folder / "records.parquet"]), _read([folder / "rules.parquet"])
     with engine.begin() as conn:
+        lock_buckets(conn, range(cfg.buckets))  # its rows' people may live in any bucket
         changed = load_source_rows(conn, rows, cfg.buckets, quarantined=rules)
     engine.dispose()
     log.info("source %s: %d quarantined rows, %d changed", source_name, len(rows), changed)
@@ -308,11 +310,19 @@ def person_chunks(table: pa.Table, buckets: int, chunk_rows: int = CHUNK_ROWS
         yield table.filter(pa.array(part == k)).to_pandas()
 
 
+def staged_sources(cfg: Config, run_id: str) -> list[str]:
+    """The sources whose stage finished in this run (it wrote their manifest last). A source
+    that failed mid-read may have left part files; they are never loaded."""
+    return [m["source_name"] for m in manifests(cfg, run_id)]
+
+
 def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> dict:
-    """Load every source's accepted rows of one bucket and recompute its dirty people, in one
-    transaction, a part of the bucket at a time (so memory does not grow with the bucket)."""
+    """Load every staged source's accepted rows of one bucket and recompute its dirty people,
+    in one transaction, a part of the bucket at a time (so memory does not grow with the
+    bucket)."""
     folder = run_dir(cfg, run_id) / "accepted"
-    paths = sorted(folder.glob(f"*/part-{bucket:04d}.parquet")) if folder.exists() else []
+    paths = [path for name in staged_sources(cfg, run_id)
+             if (path := folder / name / f"part-{bucket:04d}.parquet").exists()]
     table = (pa.concat_tables([pq.read_table(p) for p in paths]) if paths
              else RECORD_SCHEMA.empty_table())
     engine = warehouse_engine(cfg.warehouse_url)
@@ -325,6 +335,7 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
             people[key] += result[key]
 
     with engine.begin() as conn:  # one transaction per bucket: rows and golden records
+        lock_buckets(conn, [bucket])
         sources = pc.unique(table["source_system"]).to_pylist()
         first = bool(sources) and is_first_load(conn, run_id, bucket, sources)
         for rows in person_chunks(table, cfg.buckets):
@@ -365,10 +376,12 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     with engine.begin() as conn:
+        lock_buckets(conn, range(cfg.buckets))
         swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets, policy=cfg.survivorship)
     with engine.begin() as conn:
         analyzed = analyze_changed_tables(conn)
     with engine.begin() as conn:
+        lock_buckets(conn, range(cfg.buckets))  # another run's finish syncs the same cases
         suspects = refresh_suspected_duplicates(conn, run_id)
     entries = [{
         "source_name": m["source_name"], "window_since": m["window_since"],

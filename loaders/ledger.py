@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, text
 
 from schemas.warehouse import run_ledger, watermark
 
@@ -20,6 +20,8 @@ def record_run(engine: Engine, run_id: str, entries: list[dict]) -> None:
     A watermark only moves forward: a backfill of an old window never rewinds it.
     """
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # runs finishing together: one moves marks at a time
+            conn.execute(text("SELECT pg_advisory_xact_lock(7072)"))
         conn.execute(delete(run_ledger).where(run_ledger.c.run_id == run_id))
         if entries:
             conn.execute(run_ledger.insert(), [{**e, "run_id": run_id} for e in entries])

@@ -96,6 +96,21 @@ def analyze_changed_tables(conn: Connection) -> list[str]:
     return list(stale)
 
 
+BUCKET_LOCKS = 7071  # the advisory-lock class of jinbao's person buckets
+
+
+def lock_buckets(conn: Connection, buckets) -> None:
+    """Hold the buckets (PostgreSQL advisory locks, released at commit) so that two runs never
+    reconcile the same people at once: an Airflow backfill runs several intervals at the same
+    time. Taken in ascending order, so two transactions cannot deadlock on them. SQLite has one
+    writer at a time already."""
+    if conn.dialect.name != "postgresql":
+        return
+    for bucket in sorted(buckets):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:kind, :bucket)"),
+                     {"kind": BUCKET_LOCKS, "bucket": int(bucket)})
+
+
 def bucket_sql(id_number, buckets: int):
     """transforms.reconcile.bucket_of, in SQL: the first 17 digits modulo the bucket count."""
     return cast(func.substr(id_number, 1, 17), BigInteger) % buckets
