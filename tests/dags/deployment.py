@@ -7,6 +7,7 @@ test can tell which worker ran which task.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -53,6 +54,14 @@ class Deployment:
             [str(BIN / "airflow"), *args], env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
 
+    def api(self, path: str, body: dict) -> dict:
+        """POST to the REST API (/api/v2/...)."""
+        request = urllib.request.Request(
+            self.env["AIRFLOW__API__BASE_URL"] + path, data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
     def query(self, sql: str, **params) -> list:
         engine = create_engine(self.metadata_url)
         try:
@@ -76,7 +85,8 @@ class Deployment:
 
     def runs(self, dag_id: str) -> list:
         return self.query(
-            "SELECT run_id, state, run_type, data_interval_start, data_interval_end, logical_date "
+            "SELECT run_id, state, run_type, data_interval_start, data_interval_end, logical_date, "
+            "start_date, end_date "
             "FROM dag_run WHERE dag_id = :dag ORDER BY logical_date NULLS LAST, run_id", dag=dag_id)
 
     def finished_runs(self, dag_id: str, count: int) -> list | None:
@@ -90,14 +100,15 @@ class Deployment:
                           "WHERE dag_id = :dag AND run_id = :run", dag=dag_id, run=run_id)
         return {(r.task_id, r.map_index): (r.state, r.try_number) for r in rows}
 
-    def worker_of_tasks(self, dag_id: str) -> dict[str, set[str]]:
-        """worker name -> the task ids it wrote logs for."""
-        ran: dict[str, set[str]] = {}
+    def worker_of_tasks(self, dag_id: str) -> dict[str, set[tuple[str, str]]]:
+        """worker name -> the (task id, map index) it wrote logs for."""
+        ran: dict[str, set[tuple[str, str]]] = {}
         for worker in WORKERS:
             for log in (self.home / f"logs-{worker}").rglob("*.log"):
                 parts = {p.split("=", 1)[0]: p.split("=", 1)[1] for p in log.parts if "=" in p}
                 if parts.get("dag_id") == dag_id:
-                    ran.setdefault(worker, set()).add(parts["task_id"])
+                    ran.setdefault(worker, set()).add((parts["task_id"],
+                                                       parts.get("map_index", "-1")))
         return ran
 
     def tails(self, lines: int = 40) -> str:
@@ -145,6 +156,7 @@ def deploy(home: Path, metadata_url: str, broker_url: str, configs: Path) -> Dep
         "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # a test user is an admin
     }
     env.pop("JINBAO_CONFIG", None)
     deployment = Deployment(home, env, metadata_url)

@@ -134,7 +134,11 @@ def test_a_run_spread_over_two_celery_workers_loads_what_one_process_loads(deplo
 
     cfg = dataclasses.replace(load_config(configs / "celery.toml"), warehouse_url=url["celery_ref"],
                               staging_root=tmp_path / "staging", gx_root=tmp_path / "gx")
-    run_pipeline(cfg, since="1900-01-01", until="2030-01-01 00:00:00", workers=1)
+    one = run_pipeline(cfg, since="1900-01-01", until="2030-01-01 00:00:00", workers=1)
+    print(f"\ncelery run: {len(tasks)} task instances on {len(ran)} workers "
+          f"({', '.join(f'{w}: {len(t)} tasks' for w, t in sorted(ran.items()))}), "
+          f"{(run.end_date - run.start_date).total_seconds():.1f} s; "
+          f"one process (jinbao run): {one.seconds:.1f} s")
     celery = warehouse_dump(warehouse_engine(url["celery"]), ignore_runs=True)
     assert celery["source_record"] and celery["person"]
     assert celery == warehouse_dump(warehouse_engine(url["celery_ref"]), ignore_runs=True)
@@ -218,4 +222,24 @@ def test_a_down_source_retries_and_fails_while_the_others_load(deployment):
     assert "cannot be read as a maternity system" in logged
     truth = (estate / "truth.csv").read_text("utf-8").splitlines()[1:]
     assert not [line for line in truth if line.rsplit(",", 1)[1] in logged]
+
+    # both sources are mended; clearing their stages (and what follows) finishes the same run
+    down, mended = configs / "down.toml", load_config(configs / "celery.toml").sources
+    text_ = down.read_text("utf-8")
+    for name in ("pension", "maternity"):
+        text_ = text_.replace(load_config(down).sources[name].url, mended[name].url)
+    down.write_text(text_, encoding="utf-8")
+    airflow.api("/api/v2/dags/jinbao_down/clearTaskInstances", {
+        "dry_run": False, "dag_run_id": run.run_id, "task_ids": ["stage_pension", "stage_maternity"],
+        "include_downstream": True, "only_failed": False, "reset_dag_runs": True})
+    assert airflow.runs("jinbao_down")[0].state == "queued"  # reset_dag_runs, before returning
+    (run,) = airflow.wait("the cleared run", lambda: airflow.finished_runs("jinbao_down", 1))
+    assert run.state == "success", airflow.task_instances("jinbao_down", run.run_id)
+    with engine.connect() as conn:
+        ledger = dict(conn.execute(text("SELECT source_name, extracted FROM run_ledger")).all())
+        loaded = dict(conn.execute(text(
+            "SELECT source_system, count(*) FROM source_record GROUP BY source_system")).all())
+    assert set(ledger) == set(loaded) == {"pension", "medical", "unemployment", "injury",
+                                          "maternity"}
+    assert all(ledger[s] == loaded[s] > 0 for s in ledger)
 
