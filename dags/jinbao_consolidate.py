@@ -43,7 +43,7 @@ WAREHOUSE_RETRY = ExceptionRetryPolicy(
 
 
 def consolidation_dag(spec: DagSpec):
-    warehouse = Asset(name=f"{spec.dag_id}.warehouse", uri=spec.asset_uri)
+    warehouse = Asset(name=spec.asset_name, uri=spec.asset_uri)
     backoff = {"retry_delay": timedelta(seconds=spec.retry_delay), "retry_exponential_backoff": 2.0,
                "max_retry_delay": timedelta(seconds=spec.max_retry_delay)}
     loads = {"pool": spec.warehouse_pool, "retries": 2, "retry_policy": WAREHOUSE_RETRY, **backoff}
@@ -121,7 +121,7 @@ def consolidation_dag(spec: DagSpec):
             return ledger_balanced(run)
 
         run = plan()
-        stages = [stage.override(task_id=f"stage_{s.name}", pool=s.pool, pool_slots=1)(run, s.name)
+        stages = [stage.override(task_id=f"stage_{s.name}", pool=s.pool)(run, s.name)
                   for s in spec.sources]
         staged = staged_sources(run)
         stages >> staged

@@ -13,7 +13,7 @@ from jinbao.dag_specs import DagSpec, dag_specs
 
 
 def report_dag(spec: DagSpec):
-    warehouse = Asset(name=f"{spec.dag_id}.warehouse", uri=spec.asset_uri)
+    warehouse = Asset(name=spec.asset_name, uri=spec.asset_uri)
 
     @dag(
         dag_id=spec.report_dag_id,

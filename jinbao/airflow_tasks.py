@@ -6,22 +6,18 @@ Tasks pass a small `run` dict (run id, config path, start, windows) and names, n
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from jinbao import runner
+from jinbao.backfill import window_of
 from jinbao.config import load_config
 
 
 def interval_window(start: datetime, end: datetime, timezone: str) -> tuple[str, str]:
-    """A data interval [start, end) as a source window (since, until]: the legacy systems keep
-    naive local times to the second, so the bounds are local times one second early."""
+    """A data interval [start, end) as a source window, in the legacy systems' local time."""
     zone = ZoneInfo(timezone)
-
-    def local(moment: datetime) -> str:
-        return f"{moment.astimezone(zone).replace(tzinfo=None) - timedelta(seconds=1):%Y-%m-%d %H:%M:%S}"
-
-    return local(start), local(end)
+    return window_of(*(moment.astimezone(zone).replace(tzinfo=None) for moment in (start, end)))
 
 
 def plan_run(airflow_run_id: str, run_after: datetime, params: dict, config: str | None,

@@ -36,6 +36,13 @@ def _next(moment: date, unit: str) -> date:
         moment + timedelta(days=32)).replace(day=1)
 
 
+def window_of(start: datetime, end: datetime) -> tuple[str, str]:
+    """The source window (since, until] that reads [start, end): the legacy systems keep naive
+    local times to the second, so both bounds are one second early."""
+    second = timedelta(seconds=1)
+    return f"{start - second:%Y-%m-%d %H:%M:%S}", f"{end - second:%Y-%m-%d %H:%M:%S}"
+
+
 def backfill_slices(start: str, end: str) -> list[tuple[str, str, str]]:
     """(slice, since, until) for every month (or day, when both ends are days) from start to
     end, both included. since is the last second before the slice (exclusive), until its last
@@ -49,10 +56,9 @@ def backfill_slices(start: str, end: str) -> list[tuple[str, str, str]]:
     slices, moment, name = [], first, "%Y-%m-%d" if unit == "day" else "%Y-%m"
     while moment <= last:
         following = _next(moment, unit)
-        since = datetime.combine(moment, datetime.min.time()) - timedelta(seconds=1)
-        until = datetime.combine(following, datetime.min.time()) - timedelta(seconds=1)
-        slices.append((moment.strftime(name), f"{since:%Y-%m-%d %H:%M:%S}",
-                       f"{until:%Y-%m-%d %H:%M:%S}"))
+        slices.append((moment.strftime(name), *window_of(
+            datetime.combine(moment, datetime.min.time()),
+            datetime.combine(following, datetime.min.time()))))
         moment = following
     return slices
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from extractors.systems import SYSTEMS
+from jinbao.dag_specs import attempts
 from transforms.survivorship import DEFAULT_RULES, Survivorship
 
 
@@ -154,6 +155,7 @@ def load_config(path: str | Path | None = None) -> Config:
         else:
             raise ConfigError(f"{where} needs url = \"...\" or conn = \"<airflow connection id>\"")
         sources[name] = SourceConfig(name, system, url=url)
+    retries, retry_delay = attempts(run)
     return Config(
         survivorship=_survivorship(data.get("survivorship", {}), sources, path),
         report_root=(base / data["report"]["root"]).resolve() if "root" in data.get(
@@ -164,6 +166,6 @@ def load_config(path: str | Path | None = None) -> Config:
         buckets=int(staging.get("buckets", 8)),
         sources=sources,
         path=path,
-        retries=max(1, int(run.get("retries", 3))),
-        retry_delay=float(run.get("retry_delay", 1.0)),
+        retries=retries,
+        retry_delay=retry_delay,
     )

@@ -64,6 +64,10 @@ class DagSpec:
         return f"{self.dag_id}_report"
 
     @property
+    def asset_name(self) -> str:
+        return f"{self.dag_id}.warehouse"
+
+    @property
     def asset_uri(self) -> str:
         """The warehouse as an Airflow asset: updated by every consolidation run that loads."""
         return f"jinbao://{self.dag_id}/warehouse"
@@ -80,6 +84,12 @@ def _positive(value, where: str) -> int:
     if not isinstance(value, int) or value < 1:
         raise DagConfigError(f"{where} = {value!r} must be a whole number of at least 1")
     return value
+
+
+def attempts(run: dict) -> tuple[int, float]:
+    """[run] retries (attempts in all, at least 1) and retry_delay (seconds before the second,
+    doubled before each later one): the CLI retries in process, Airflow by task retries."""
+    return max(1, int(run.get("retries", 3))), float(run.get("retry_delay", 1.0))
 
 
 def spec_from_file(path: Path | None, dag_id: str) -> DagSpec:
@@ -112,6 +122,7 @@ def spec_from_file(path: Path | None, dag_id: str) -> DagSpec:
             _positive(source.get("connections", 1), f"{where}: [sources.{name}] connections")))
     sqlite = str(warehouse.get("url", "sqlite")).startswith("sqlite")
     end = air.get("end_date")
+    tries, delay = attempts(run)
     return DagSpec(
         dag_id=dag_id,
         config=str(path) if path else None,
@@ -122,8 +133,8 @@ def spec_from_file(path: Path | None, dag_id: str) -> DagSpec:
         start_date=_date(air.get("start_date", "2024-01-01"), f"{where}: [airflow] start_date"),
         end_date=_date(end, f"{where}: [airflow] end_date") if end is not None else None,
         catchup=bool(air.get("catchup", False)),
-        retries=max(0, int(run.get("retries", 3)) - 1),
-        retry_delay=float(run.get("retry_delay", 1.0)),
+        retries=tries - 1,
+        retry_delay=delay,
         max_retry_delay=float(run.get("max_retry_delay", 3600.0)),
         queue=str(air.get("queue", "default")),
         warehouse_pool=warehouse.get("pool", f"{dag_id}.warehouse"),

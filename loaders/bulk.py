@@ -93,6 +93,14 @@ def _arrow_type(column) -> pa.DataType:
     return pa.string()
 
 
+def advisory_lock(conn: Connection, kind: int, key: int = 0) -> None:
+    """Hold (kind, key) until the transaction ends (PostgreSQL advisory lock); a no-op on SQLite,
+    which has one writer at a time already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:kind, :key)"),
+                     {"kind": kind, "key": int(key)})
+
+
 def read_frame(conn: Connection, statement: Select) -> pd.DataFrame:
     """The rows of `statement` as a DataFrame (COPY TO for PostgreSQL)."""
     if conn.dialect.name != "postgresql":

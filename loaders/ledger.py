@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Engine, delete, select
 
+from loaders.bulk import advisory_lock
 from schemas.warehouse import run_ledger, watermark
+
+LEDGER_LOCK = 7072  # the advisory-lock class of the ledger and watermarks
 
 
 def watermarks(engine: Engine) -> dict[str, str]:
@@ -20,8 +23,7 @@ def record_run(engine: Engine, run_id: str, entries: list[dict]) -> None:
     A watermark only moves forward: a backfill of an old window never rewinds it.
     """
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # runs finishing together: one moves marks at a time
-            conn.execute(text("SELECT pg_advisory_xact_lock(7072)"))
+        advisory_lock(conn, LEDGER_LOCK)  # runs finishing together: one moves marks at a time
         conn.execute(delete(run_ledger).where(run_ledger.c.run_id == run_id))
         if entries:
             conn.execute(run_ledger.insert(), [{**e, "run_id": run_id} for e in entries])

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from loaders.bulk import copy_into, read_frame, temp_table
+from loaders.bulk import advisory_lock, copy_into, read_frame, temp_table
 from loaders.frames import same_values
 from loaders.review import sync_cases
 from schemas.warehouse import (
@@ -104,11 +104,8 @@ def lock_buckets(conn: Connection, buckets) -> None:
     reconcile the same people at once: an Airflow backfill runs several intervals at the same
     time. Taken in ascending order, so two transactions cannot deadlock on them. SQLite has one
     writer at a time already."""
-    if conn.dialect.name != "postgresql":
-        return
     for bucket in sorted(buckets):
-        conn.execute(text("SELECT pg_advisory_xact_lock(:kind, :bucket)"),
-                     {"kind": BUCKET_LOCKS, "bucket": int(bucket)})
+        advisory_lock(conn, BUCKET_LOCKS, bucket)
 
 
 def bucket_sql(id_number, buckets: int):
