@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def measure(persons: int, out: Path) -> dict:
-    from jinbao.estate import build_estate
+    from estate import build_estate
     from jinbao.evaluate import pairwise_scores, suspect_scores
     from jinbao.runner import run_pipeline
     from loaders.review import refresh_suspected_duplicates

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from extractors.legacy_tables import INJURY_COLUMNS
-from jinbao.config import SourceConfig
+from extractors.settings import SourceSettings
 
 CHUNK_ROWS = 50_000
 FIELD_COUNT = "csv_field_count"
@@ -88,7 +88,7 @@ COLUMNS = (*INJURY_COLUMNS, "city", "month", "_watermark", "_extract_rule", "_so
 SCHEMA = pa.schema([(c, pa.string()) for c in COLUMNS])
 
 
-def extract(source: SourceConfig, since: str | None, until: str | None) -> Iterator[pa.Table]:
+def extract(source: SourceSettings, since: str | None, until: str | None) -> Iterator[pa.Table]:
     """Tables of at most CHUNK_ROWS rows, newest month first; a key already read from a later
     month is skipped (the latest month wins), so memory holds one chunk and the set of keys."""
     root = Path(source.path)

@@ -13,11 +13,11 @@ import pyarrow.compute as pc
 from sqlalchemy import case, func, select
 
 from extractors.legacy_tables import ac01, ac02
+from extractors.settings import SourceSettings
 from extractors.sql import as_text, text_batches, windowed
-from jinbao.config import SourceConfig
 
 
-def extract(source: SourceConfig, since: str | None, until: str | None) -> Iterator[pa.Table]:
+def extract(source: SourceSettings, since: str | None, until: str | None) -> Iterator[pa.Table]:
     changed = case((ac02.c.aae036 > ac01.c.aae036, ac02.c.aae036), else_=ac01.c.aae036)
     other = ac02.alias("other")
     parts = (select(func.count()).select_from(other).where(other.c.aac001 == ac01.c.aac001)

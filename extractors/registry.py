@@ -8,8 +8,8 @@ from importlib import import_module
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from extractors.settings import SourceSettings
 from extractors.sql import BATCH_ROWS
-from jinbao.config import SourceConfig
 
 LINEAGE = ("_source_name", "_source_key", "_run_id", "_watermark")
 
@@ -27,7 +27,7 @@ def coalesced(tables: Iterator[pa.Table], rows: int) -> Iterator[pa.Table]:
         yield pa.concat_tables(pending)
 
 
-def extract_batches(source: SourceConfig, since: str | None = None, until: str | None = None,
+def extract_batches(source: SourceSettings, since: str | None = None, until: str | None = None,
                     run_id: str = "", batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
     """Raw rows of `source` changed in (since, until], as text, in bounded batches, with the
     lineage columns: _source_name (the configured source), _source_key (as legacy-estate
@@ -44,7 +44,7 @@ def extract_batches(source: SourceConfig, since: str | None = None, until: str |
         yield table.append_column("_run_id", pa.repeat(pa.scalar(run_id), rows))
 
 
-def extract(source: SourceConfig, since: str | None = None, until: str | None = None,
+def extract(source: SourceSettings, since: str | None = None, until: str | None = None,
             run_id: str = "") -> pa.Table:
     """The whole window as one table (for tests and small sources)."""
     return pa.concat_tables(list(extract_batches(source, since, until, run_id)))

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlalchemy import ColumnElement, Select, Table, Text, cast, create_engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from jinbao.config import SourceConfig
+from extractors.settings import SourceSettings
 from jinbao.errors import SourceBroken, SourceUnavailable
 
 __all__ = ["SourceBroken", "SourceUnavailable", "text_batches", "single_table", "windowed"]
@@ -55,7 +55,7 @@ def as_text(column: ColumnElement, name: str) -> ColumnElement:
     return cast(column, Text).label(name)
 
 
-def single_table(source: SourceConfig, table: Table, changed: str, key: str, since: str | None,
+def single_table(source: SourceSettings, table: Table, changed: str, key: str, since: str | None,
                  until: str | None, bound: Callable[[str], object] = parse_moment
                  ) -> Iterator[pa.Table]:
     """A one-table system: every column, plus _watermark and _source_key, in key order."""
@@ -142,7 +142,7 @@ def is_transient(error: BaseException) -> bool:
     return any(marker in message for marker in CONNECTION_TROUBLE)
 
 
-def text_batches(source: SourceConfig, statement: Select,
+def text_batches(source: SourceSettings, statement: Select,
                  batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
     """Stream `statement`'s rows from `source` as Arrow tables of text, `batch_rows` at a time."""
     url = make_url(source.url)

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from extractors.legacy_tables import unemployment_insured
+from extractors.settings import SourceSettings
 from extractors.sql import parse_moment, single_table
-from jinbao.config import SourceConfig
 
 
 def legacy_text(moment: str) -> str:
@@ -19,6 +19,6 @@ def legacy_text(moment: str) -> str:
     return f"{parse_moment(moment):%Y/%m/%d %H:%M:%S}"
 
 
-def extract(source: SourceConfig, since: str | None, until: str | None) -> Iterator[pa.Table]:
+def extract(source: SourceSettings, since: str | None, until: str | None) -> Iterator[pa.Table]:
     return single_table(source, unemployment_insured, "修改时间", "个人编号", since, until,
                         bound=legacy_text)

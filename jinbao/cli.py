@@ -92,7 +92,7 @@ def print_summary(cfg: Config, summary) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from jinbao.estate import build_estate
+    from estate import build_estate
 
     cfg = default_config()
     estate = Path.cwd() / ".jinbao" / "estate"
@@ -115,7 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_estate_build(args: argparse.Namespace) -> int:
-    from jinbao.estate import build_estate
+    from estate import build_estate
 
     engines = {}
     for spec in args.engine or []:

@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from extractors.settings import SourceSettings
 from extractors.systems import SYSTEMS
 from jinbao.dag_specs import attempts
 from transforms.survivorship import DEFAULT_RULES, Survivorship
@@ -18,20 +19,6 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class SourceConfig:
-    """One legacy source: a system's database (url) or export folder (path)."""
-
-    name: str
-    """Name used in the warehouse as source_system, in the ledger and in truth.csv."""
-    system: str
-    """pension | medical | unemployment | injury | maternity: which extractor reads it."""
-    url: str | None = None
-    """SQLAlchemy URL of a database source."""
-    path: Path | None = None
-    """Folder of an injury export (<path>/<YYYY-MM>/<city>.csv)."""
-
-
-@dataclass(frozen=True)
 class Config:
     """Where the warehouse, staging area, GX project and sources are."""
 
@@ -39,7 +26,7 @@ class Config:
     staging_root: Path
     gx_root: Path
     buckets: int
-    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    sources: dict[str, SourceSettings] = field(default_factory=dict)
     path: Path | None = None
     """The file this came from (None for the built-in default)."""
     retries: int = 3
@@ -55,7 +42,7 @@ class Config:
         if self.report_root is None:
             object.__setattr__(self, "report_root", self.staging_root.parent / "reports")
 
-    def source(self, name: str) -> SourceConfig:
+    def source(self, name: str) -> SourceSettings:
         if name not in self.sources:
             raise ConfigError(f"unknown source {name!r}; configured: {', '.join(self.sources)}")
         return self.sources[name]
@@ -96,8 +83,8 @@ def default_config(workdir: Path | None = None) -> Config:
     home = (workdir or Path.cwd()) / ".jinbao"
     estate = home / "estate"
     sources = {
-        system: SourceConfig(system, system, path=estate / "injury")
-        if system == "injury" else SourceConfig(system, system, url=f"sqlite:///{estate / system}.db")
+        system: SourceSettings(system, system, path=estate / "injury")
+        if system == "injury" else SourceSettings(system, system, url=f"sqlite:///{estate / system}.db")
         for system in SYSTEMS
     }
     return Config(f"sqlite:///{home / 'warehouse.db'}", home / "staging", home / "gx", 8, sources,
@@ -146,7 +133,7 @@ def load_config(path: str | Path | None = None) -> Config:
         if system == "injury":
             if "path" not in spec:
                 raise ConfigError(f"{where} needs path = \"<folder of YYYY-MM/city.csv files>\"")
-            sources[name] = SourceConfig(name, system, path=(base / _expanded(spec["path"], where)))
+            sources[name] = SourceSettings(name, system, path=(base / _expanded(spec["path"], where)))
             continue
         if "conn" in spec:
             url = _connection_url(spec["conn"])
@@ -154,7 +141,7 @@ def load_config(path: str | Path | None = None) -> Config:
             url = _url(spec["url"], base, where)
         else:
             raise ConfigError(f"{where} needs url = \"...\" or conn = \"<airflow connection id>\"")
-        sources[name] = SourceConfig(name, system, url=url)
+        sources[name] = SourceSettings(name, system, url=url)
     retries, retry_delay = attempts(run)
     return Config(
         survivorship=_survivorship(data.get("survivorship", {}), sources, path),

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from schemas.identity import ID_RULES
 from schemas.warehouse import quarantine, review_case, source_record
-from transforms.identity import ID_RULES
 from transforms.suspects import CASE_KIND
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from loaders.bulk import copy_into, read_frame
 from loaders.review import OPEN, RESOLVED, refresh_suspected_duplicates
 from loaders.warehouse import mark_dirty, recompute_dirty
+from schemas.identity import ID_RULES
 from schemas.warehouse import (
     attribute_override,
     identity_override,
@@ -36,7 +37,6 @@ from schemas.warehouse import (
     review_decision,
     source_record,
 )
-from transforms.identity import ID_RULES
 from transforms.reconcile import bucket_of
 from transforms.survivorship import Survivorship
 

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, and_, delete, exists, literal, select
 
 from loaders.bulk import copy_into, read_frame, temp_table
 from loaders.frames import same_values
+from schemas.identity import ID_RULES
 from schemas.warehouse import person, quarantine, review_case, review_case_row, source_record
-from transforms.identity import ID_RULES
 from transforms.suspects import CASE_KIND, case_frames, suspected_duplicates
 
 OPEN, RESOLVED, WITHDRAWN = "open", "resolved", "withdrawn"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from schemas.codes import area_codes, code_table
-from transforms.identity import ID_RULES, birth_date_from_id
+from schemas.identity import ID_RULES, birth_date_from_id
 
 Check = Callable[[pd.DataFrame], pd.Series]
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from estate import build_estate
 from jinbao.config import Config, load_config
-from jinbao.estate import build_estate
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

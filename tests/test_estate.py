@@ -6,7 +6,7 @@ import sqlite3
 
 import pandas as pd
 
-from jinbao.estate import DAMAGE_RATES, build_estate
+from estate import DAMAGE_RATES, build_estate
 
 
 def _digest(folder) -> dict:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from estate import build_estate
 from extractors.sql import SourceUnavailable
-from jinbao.estate import build_estate
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
 from tests.conftest import fresh_config, warehouse_dump, written_config

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from sqlalchemy import create_engine, text
 
-from jinbao.estate import build_estate
+from estate import build_estate
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
 from tests.conftest import _scratch_database, fresh_config, warehouse_dump

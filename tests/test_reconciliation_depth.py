@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from jinbao.estate import build_estate
+from estate import build_estate
 from jinbao.evaluate import pairwise_scores, suspect_scores
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine

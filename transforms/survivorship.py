@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from transforms.identity import birth_date_from_id, sex_from_id
+from schemas.identity import birth_date_from_id, sex_from_id
 from transforms.names import name_keys
 
 RULES = ("agrees_with_id", "most_common", "most_recent", "source_priority")

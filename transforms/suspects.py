@@ -30,7 +30,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from transforms.identity import CHECK_CHARS, WEIGHTS
+from schemas.identity import CHECK_CHARS, WEIGHTS
 from transforms.names import name_keys, pinyin_keys
 
 # m: P(agreement level | same person); u: P(level | different people), where not from the data.

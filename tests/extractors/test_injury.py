@@ -7,7 +7,7 @@ import pytest
 from extractors.injury import ExportFormatError
 from extractors.legacy_tables import INJURY_COLUMNS
 from extractors.registry import extract
-from jinbao.config import SourceConfig
+from extractors.settings import SourceSettings
 
 
 def _write(root, month, city, rows, tail=""):
@@ -31,7 +31,7 @@ def test_keys_broken_rows_and_months(tmp_path):
         ["3", "王五", "110105194912310021"],  # broken: 3 fields
     ], tail="4,赵六,1101051949")  # truncated last line
     _write(tmp_path, "2024-11", "440100", [_row("1", "张三", "310112198504095227", "0")])
-    source = SourceConfig("injury", "injury", path=tmp_path)
+    source = SourceSettings("injury", "injury", path=tmp_path)
     table = extract(source, None, None).to_pylist()
     by_key = {r["_source_key"]: r for r in table}
     assert set(by_key) == {"440100|310112198504095227", "440100|2|2024-10", "440100|3|2024-10",
@@ -45,7 +45,7 @@ def test_keys_broken_rows_and_months(tmp_path):
 def test_window_selects_months(tmp_path):
     for month in ("2024-10", "2024-11", "2024-12"):
         _write(tmp_path, month, "440100", [_row("1", month, "310112198504095227")])
-    source = SourceConfig("injury", "injury", path=tmp_path)
+    source = SourceSettings("injury", "injury", path=tmp_path)
     assert [r["month"] for r in extract(source, "2024-10", "2024-11").to_pylist()] == ["2024-11"]
     assert extract(source, "2024-12", None).num_rows == 0
 
@@ -54,4 +54,4 @@ def test_wrong_header_is_a_clear_error(tmp_path):
     (tmp_path / "2024-10").mkdir()
     (tmp_path / "2024-10" / "440100.csv").write_text("a,b\n1,2\n", encoding="gb18030")
     with pytest.raises(ExportFormatError, match="source injury: .*440100.csv has header"):
-        extract(SourceConfig("injury", "injury", path=tmp_path), None, None)
+        extract(SourceSettings("injury", "injury", path=tmp_path), None, None)

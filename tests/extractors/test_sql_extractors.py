@@ -2,9 +2,9 @@
 
 from datetime import datetime
 
+from estate import write_database
 from extractors.registry import LINEAGE, extract
-from jinbao.config import SourceConfig
-from jinbao.estate import write_database
+from extractors.settings import SourceSettings
 
 
 def _pension(tmp_path):
@@ -21,7 +21,7 @@ def _pension(tmp_path):
                  {"aac001": 2, "aae140": "110", "aac008": "1", "aac031": "1", "aac030": "2000",
                   "aae036": datetime(2024, 3, 1)}],
     })
-    return SourceConfig("pension_4401", "pension", url=url)
+    return SourceSettings("pension_4401", "pension", url=url)
 
 
 def test_pension_keys_and_the_later_of_two_change_times(tmp_path):
@@ -50,15 +50,15 @@ def test_a_source_that_is_down_is_unavailable_but_one_without_its_tables_is_brok
 
     from jinbao.errors import SourceBroken, SourceUnavailable
 
-    down = SourceConfig("pension", "pension", url="postgresql+psycopg://postgres@127.0.0.1:1/x")
+    down = SourceSettings("pension", "pension", url="postgresql+psycopg://postgres@127.0.0.1:1/x")
     with pytest.raises(SourceUnavailable, match="source pension: cannot read"):
         extract(down, run_id="r1")
     empty = tmp_path / "empty.db"
     with create_engine(f"sqlite:///{empty}").begin() as conn:
         conn.execute(text("CREATE TABLE unrelated (x INTEGER)"))
-    broken = SourceConfig("pension", "pension", url=f"sqlite:///{empty}")
+    broken = SourceSettings("pension", "pension", url=f"sqlite:///{empty}")
     with pytest.raises(SourceBroken, match="cannot be read as a pension system .*no such table"):
         extract(broken, run_id="r1")
-    missing = SourceConfig("pension", "pension", url=f"sqlite:///{tmp_path / 'absent.db'}")
+    missing = SourceSettings("pension", "pension", url=f"sqlite:///{tmp_path / 'absent.db'}")
     with pytest.raises(SourceBroken, match="does not exist"):
         extract(missing, run_id="r1")

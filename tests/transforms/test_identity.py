@@ -6,12 +6,8 @@ import pandas as pd
 import pytest
 from stdnum.cn import ric
 
-from transforms.identity import (
-    birth_date_from_id,
-    check_chars,
-    repaired_ids,
-    sex_from_id,
-)
+from schemas.identity import birth_date_from_id, sex_from_id
+from transforms.identity import check_chars, repaired_ids
 
 VALID = "110105194912310021"[:17] + ric.calc_check_digit("110105194912310021")
 WITH_X = "11010519491231002X"  # the check character of 11010519491231002 is X
