@@ -21,6 +21,7 @@ from airflow.sdk import (
     Asset,
     CronDataIntervalTimetable,
     ExceptionRetryPolicy,
+    Param,
     RetryAction,
     RetryRule,
     dag,
@@ -28,7 +29,9 @@ from airflow.sdk import (
     task,
 )
 
-from jinbao.dag_specs import DagSpec, dag_specs
+from jinbao.airflow_broken import broken_dags
+from jinbao.dag_specs import BrokenSpec, DagSpec, specs_and_broken
+from jinbao.windows import PATTERN as WINDOW_PATTERN
 
 # a source that could not be reached is tried again; bad data or a broken source never is
 SOURCE_RETRY = ExceptionRetryPolicy(
@@ -40,6 +43,24 @@ WAREHOUSE_RETRY = ExceptionRetryPolicy(
     rules=[RetryRule(exception=["sqlalchemy.exc.OperationalError", "sqlalchemy.exc.InterfaceError"],
                      action=RetryAction.RETRY, reason="warehouse connection or lock")],
     default=RetryAction.FAIL)
+
+
+def run_params(spec: DagSpec) -> dict[str, Param]:
+    """What a manual run may narrow or widen (checked by Airflow before the run is created)."""
+    moment = {"type": ["null", "string"], "pattern": WINDOW_PATTERN}
+    return {
+        "since": Param(None, **moment, title="since (exclusive)",
+                       description="Read rows changed after this local time (YYYY-MM-DD or "
+                                   "'YYYY-MM-DD HH:MM:SS'); 1900-01-01 re-reads everything. "
+                                   "Default: the run's data interval."),
+        "until": Param(None, **moment, title="until (inclusive)",
+                       description="Read rows changed up to this local time. Default: the end "
+                                   "of the run's data interval."),
+        "sources": Param(None, type=["null", "array"], title="sources",
+                         items={"type": "string", "enum": [s.name for s in spec.sources]},
+                         description="Only these sources (the other stages are skipped). "
+                                     "Default: every source."),
+    }
 
 
 def consolidation_dag(spec: DagSpec):
@@ -57,7 +78,7 @@ def consolidation_dag(spec: DagSpec):
         max_active_runs=1,
         default_args={"queue": spec.queue},
         tags=["jinbao", "consolidate"],
-        params={"config": None, "since": None, "until": None, "sources": None},
+        params=run_params(spec),
         doc_md=__doc__,
     )
     def consolidate():
@@ -135,5 +156,10 @@ def consolidation_dag(spec: DagSpec):
     return consolidate()
 
 
-for _spec in dag_specs():
-    consolidation_dag(_spec)
+_specs, _broken = specs_and_broken()
+for _spec in _specs:
+    try:
+        consolidation_dag(_spec)
+    except Exception as _error:  # a DAG Airflow refuses (a bad cron, say): only this province's
+        _broken.append(BrokenSpec(_spec.dag_id, str(_spec.config), f"{_spec.config}: {_error}"))
+broken_dags(_broken, "")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from jinbao.dag_specs import DagSpec, dag_specs
+from jinbao.airflow_broken import broken_dags
+from jinbao.dag_specs import BrokenSpec, DagSpec, specs_and_broken
 
 
 def report_dag(spec: DagSpec):
@@ -39,5 +40,10 @@ def report_dag(spec: DagSpec):
     return report()
 
 
-for _spec in dag_specs():
-    report_dag(_spec)
+_specs, _broken = specs_and_broken()
+for _spec in _specs:
+    try:
+        report_dag(_spec)
+    except Exception as _error:  # a DAG Airflow refuses (a bad cron, say): only this province's
+        _broken.append(BrokenSpec(_spec.dag_id, str(_spec.config), f"{_spec.config}: {_error}"))
+broken_dags(_broken, "_report")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pyarrow as pa
 from sqlalchemy import ColumnElement, Select, Table, Text, cast, create_engine, make_url, select
@@ -33,6 +34,9 @@ CONNECTION_TROUBLE = (
     "the database system is shutting down", "no route to host", "connection to server",
     "unexpected eof", "server has gone", "closed the connection", "connection is closed",
     "could not receive data", "could not send data",
+    # a table locked by someone else, or a read that ran too long: try again later
+    "lock timeout", "statement timeout", "canceling statement", "max_statement_time",
+    "lock wait timeout", "database is locked", "database table is locked",
 )
 
 
@@ -66,10 +70,18 @@ def single_table(source: SourceSettings, table: Table, changed: str, key: str, s
     return text_batches(source, statement)
 
 
-def _adbc_postgres(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _adbc_postgres(url, sql: str, batch_rows: int, source: SourceSettings
+                   ) -> Iterator[pa.RecordBatch]:
     import adbc_driver_postgresql.dbapi as adbc
 
-    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    options = f"-c lock_timeout={int(source.connect_timeout * 1000)}"
+    if source.statement_timeout:
+        options += f" -c statement_timeout={int(source.statement_timeout * 1000)}"
+    query = {**url.query, "connect_timeout": str(max(1, int(source.connect_timeout))),
+             "options": options}
+    # libpq reads %20, not '+', as a space: the query is encoded here, not by SQLAlchemy
+    base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+    uri = f"{base}?{urlencode(query, quote_via=quote)}"
     with adbc.connect(uri) as conn, conn.cursor() as cursor:
         cursor.adbc_statement.set_options(**{
             "adbc.postgresql.batch_size_hint_bytes": str(batch_rows * 200)})
@@ -77,7 +89,8 @@ def _adbc_postgres(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield from cursor.fetch_record_batch()
 
 
-def _adbc_sqlite(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _adbc_sqlite(url, sql: str, batch_rows: int, source: SourceSettings
+                 ) -> Iterator[pa.RecordBatch]:
     import adbc_driver_sqlite.dbapi as adbc
 
     path = Path(url.database or "")
@@ -89,15 +102,22 @@ def _adbc_sqlite(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield from cursor.fetch_record_batch()
 
 
-def _connectorx(url, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _connectorx(url, sql: str, batch_rows: int, source: SourceSettings
+                ) -> Iterator[pa.RecordBatch]:
     import connectorx
 
     uri = url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
+    # MariaDB's per-statement settings: no session to set them in over connectorx
+    limits = [f"lock_wait_timeout={max(1, int(source.connect_timeout))}"]
+    if source.statement_timeout:
+        limits.append(f"max_statement_time={source.statement_timeout:g}")
+    sql = f"SET STATEMENT {', '.join(limits)} FOR {sql}"
     yield from connectorx.read_sql(uri, sql, return_type="arrow_stream", batch_size=batch_rows)
 
 
-def _sqlalchemy(url, statement: Select, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    engine = create_engine(url)
+def _sqlalchemy(url, statement: Select, batch_rows: int, source: SourceSettings
+                ) -> Iterator[pa.RecordBatch]:
+    engine = create_engine(url, pool_timeout=source.connect_timeout)
     try:
         with engine.connect() as conn:
             result = conn.execution_options(stream_results=True).execute(statement)
@@ -152,9 +172,9 @@ def text_batches(source: SourceSettings, statement: Select,
     if backend in READERS:
         sql = str(statement.compile(dialect=url.get_dialect()(),
                                     compile_kwargs={"literal_binds": True}))
-        batches = READERS[backend](url, sql, batch_rows)
+        batches = READERS[backend](url, sql, batch_rows, source)
     else:
-        batches = _sqlalchemy(url, statement, batch_rows)
+        batches = _sqlalchemy(url, statement, batch_rows, source)
     try:
         empty = True
         for batch in batches:

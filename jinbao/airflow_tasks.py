@@ -6,12 +6,17 @@ Tasks pass a small `run` dict (run id, config path, start, windows) and names, n
 from __future__ import annotations
 
 import dataclasses
+import logging
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from jinbao import runner
 from jinbao.backfill import window_of
 from jinbao.config import load_config
+from jinbao.windows import window
+
+log = logging.getLogger("jinbao")
 
 
 def interval_window(start: datetime, end: datetime, timezone: str) -> tuple[str, str]:
@@ -24,15 +29,16 @@ def plan_run(airflow_run_id: str, run_after: datetime, params: dict, config: str
              interval: tuple[datetime, datetime] | None, timezone: str) -> dict:
     """The run's id, configuration, start time and per-source windows. The window is the run's
     data interval; `since`/`until` params override either end (e.g. since=1900-01-01 re-reads
-    everything up to the interval's end); with neither, each source's last watermark."""
-    cfg = load_config(params.get("config") or config)
+    everything up to the interval's end); with neither, each source's last watermark. The
+    configuration is always the DAG's own file."""
+    cfg = load_config(config)  # the DAG's own file: a trigger cannot point at another
     names = params.get("sources") or list(cfg.sources)
     if isinstance(names, str):
         names = names.split(",")
     for name in names:
         cfg.source(name)  # an unknown name fails the plan, naming it
     since, until = interval_window(*interval, timezone) if interval else (None, None)
-    since, until = params.get("since") or since, params.get("until") or until
+    since, until = window(params.get("since") or since, params.get("until") or until)
     windows = runner.source_windows(cfg, names, since, until)
     started = run_after.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return {
@@ -44,6 +50,17 @@ def plan_run(airflow_run_id: str, run_after: datetime, params: dict, config: str
     }
 
 
+@contextmanager
+def recorded(cfg, run: dict, stage: str, source: str = ""):
+    """A task's failure kept in the warehouse (run_failure: `jinbao status` shows it), then
+    raised for Airflow to retry or fail the task."""
+    try:
+        yield
+    except Exception as error:
+        runner.record_failure(cfg, run["run_id"], source, stage, error)
+        raise
+
+
 def stage_one(run: dict, source: str) -> dict | None:
     """Stage one source, one attempt: Airflow retries it (with backoff) when the source was
     unreachable, and fails it at once for anything else. None: not selected for this run."""
@@ -51,7 +68,11 @@ def stage_one(run: dict, source: str) -> dict | None:
         return None
     cfg = dataclasses.replace(load_config(run["config"]), retries=1)
     window = run["windows"][source]
-    manifest = runner.stage_source(cfg, run["run_id"], source, window["since"], window["until"])
+    with recorded(cfg, run, "stage", source):
+        manifest = runner.stage_source(cfg, run["run_id"], source, window["since"],
+                                       window["until"])
+    for warning in manifest.get("warnings", []):
+        log.warning("source %s: %s", source, warning)
     return {k: manifest[k] for k in ("source_name", "extracted", "accepted", "quarantined")}
 
 
@@ -66,12 +87,16 @@ def bucket_numbers(run: dict, staged: list[str]) -> list[int]:
 
 
 def load_quarantined_one(run: dict, source: str) -> dict:
-    return runner.load_quarantined(load_config(run["config"]), run["run_id"], source)
+    cfg = load_config(run["config"])
+    with recorded(cfg, run, "load", source):
+        return runner.load_quarantined(cfg, run["run_id"], source)
 
 
 def load_bucket_one(run: dict, bucket: int) -> dict:
     cfg = load_config(run["config"])
-    result = runner.load_bucket(cfg, run["run_id"], bucket, datetime.fromisoformat(run["started"]))
+    with recorded(cfg, run, "load"):
+        result = runner.load_bucket(cfg, run["run_id"], bucket,
+                                    datetime.fromisoformat(run["started"]))
     return {k: v for k, v in result.items() if k != "timings"}
 
 
@@ -79,8 +104,9 @@ def finish_one(run: dict) -> dict:
     """Ledger and watermarks of the sources that loaded, statistics, suspected duplicates, the
     run's Data Docs; the result is the warehouse asset event's extra (what the report DAG reads)."""
     cfg = load_config(run["config"])
-    done = runner.finish_run(cfg, run["run_id"], datetime.fromisoformat(run["started"]))
-    runner.publish_data_docs(cfg, run["run_id"])
+    with recorded(cfg, run, "finish"):
+        done = runner.finish_run(cfg, run["run_id"], datetime.fromisoformat(run["started"]))
+        runner.publish_data_docs(cfg, run["run_id"])
     return {"run_id": run["run_id"], "config": run["config"], "sources": done["sources"],
             "suspected_duplicates_opened": int(done["suspected_duplicates"].get("opened", 0))}
 

@@ -17,7 +17,8 @@ from sqlalchemy import delete, select
 
 from jinbao.config import Config
 from jinbao.runner import RunSummary, run_pipeline, worker_pool
-from loaders.warehouse import ensure_schema, warehouse_engine
+from loaders.schema import ensure_schema
+from loaders.warehouse import warehouse_engine
 from schemas.warehouse import backfill_slice
 
 

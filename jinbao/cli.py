@@ -1,28 +1,46 @@
-"""The jinbao command line: demo, estate build, run, backfill, report, review, status."""
+"""The jinbao command line: demo, estate, run, backfill, report, review, status, doctor, db,
+config, pools.
+
+Every error is one sentence on stderr that names the source, file or rule, with exit status 2;
+`--debug` shows the traceback instead. Nothing printed holds a full ID number, name or password.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
+import traceback
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jinbao.config import Config, ConfigError, default_config, load_config
+from jinbao.config import Config, ConfigError, default_config, load_config, masked_url
 
 out = Console(highlight=False, soft_wrap=True)  # paths stay whole, never wrapped
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEMO_PERSONS = 2000
 DEMO_SEED = 20261125
+MAX_PERSONS = 50_000_000
+CONFIG_HELP = "configuration file (default: $JINBAO_CONFIG, else the embedded estate in .jinbao/)"
 
 
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
         "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err, transient=True)
+
+
+def _locked(cfg: Config, what: str):
+    """The warehouse held for this command's run (another run: wait, then refuse)."""
+    from loaders.run_lock import run_lock
+
+    return run_lock(cfg.warehouse_url, what, cfg.lock_wait, lambda said: err.print(said))
 
 
 def run_with_progress(cfg: Config, since: str | None, until: str | None,
@@ -41,6 +59,8 @@ def run_with_progress(cfg: Config, since: str | None, until: str | None,
                 rate = detail["extracted"] / max(detail["seconds"], 1e-6)
                 err.print(f"  {detail['source_name']:<14} {detail['extracted']:>9,} rows "
                           f"{rate:>10,.0f} rows/s")
+                for warning in detail.get("warnings", []):
+                    err.print(f"  warning: {warning}", markup=False, style="yellow")
                 bar.advance(task)
             elif stage == "quarantine":
                 bar.update(task, description=f"quarantine {detail['source']}")
@@ -88,7 +108,7 @@ def print_summary(cfg: Config, summary) -> None:
     out.print(f"GX validations: {len(gx)} run, {failed} with failed expectations")
     if gx:
         out.print(f"Data Docs: {gx[0]['data_docs']}")
-    out.print(f"warehouse: {cfg.warehouse_url}")
+    out.print(f"warehouse: {masked_url(cfg.warehouse_url)}", markup=False)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -99,7 +119,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not (estate / "truth.csv").exists():
         err.print(f"building the demo estate ({DEMO_PERSONS:,} persons) in {estate}")
         build_estate(DEMO_PERSONS, DEMO_SEED, estate)
-    summary = run_with_progress(cfg, None, None, None)
+    with _locked(cfg, "jinbao demo"):
+        summary = run_with_progress(cfg, None, None, None)
     print_summary(cfg, summary)
     from jinbao.evaluate import pairwise_scores
     from loaders.warehouse import warehouse_engine
@@ -124,10 +145,13 @@ def cmd_estate_build(args: argparse.Namespace) -> int:
             raise ConfigError(f"--engine {spec!r}: write it as SYSTEM=URL, e.g. "
                               "pension=postgresql+psycopg://postgres@127.0.0.1/pension")
         engines[system] = url
+    target = Path(args.out)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {target} is a file; name a folder for the estate")
     with _progress() as bar:
         task = bar.add_task("estate", total=None)
         try:
-            counts = build_estate(args.persons, args.seed, Path(args.out),
+            counts = build_estate(args.persons, args.seed, target,
                                   progress=lambda step: bar.update(task, description=step),
                                   engines=engines)
         except ValueError as error:
@@ -137,14 +161,27 @@ def cmd_estate_build(args: argparse.Namespace) -> int:
     for system, count in counts.items():
         if system != "persons":
             out.print(f"  {system:<14}{count:>9,}")
-    out.print(f"configuration: {Path(args.out) / 'jinbao.toml'}")
+    out.print(f"configuration: {target / 'jinbao.toml'}")
     return 0
 
 
+def _sources(cfg: Config, text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        cfg.source(name)  # an unknown name is a sentence before anything runs
+    return names
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from jinbao.windows import window
+
     cfg = load_config(args.config)
-    sources = args.sources.split(",") if args.sources else None
-    summary = run_with_progress(cfg, args.since, args.until, sources)
+    sources = _sources(cfg, args.sources)
+    since, until = window(args.since, args.until)
+    with _locked(cfg, "jinbao run"):
+        summary = run_with_progress(cfg, since, until, sources)
     print_summary(cfg, summary)
     return 0
 
@@ -153,12 +190,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from jinbao.backfill import backfill_slices, run_backfill
 
     cfg = load_config(args.config)
-    sources = args.sources.split(",") if args.sources else None
+    sources = _sources(cfg, args.sources)
     try:
         total = len(backfill_slices(args.start, args.end))
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    with _progress() as bar:
+    with _progress() as bar, _locked(cfg, "jinbao backfill"):
         task = bar.add_task("backfill", total=total)
 
         def note(month: str, event: str, detail: dict) -> None:
@@ -182,55 +219,87 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _province(code: str | None) -> str | None:
+    from schemas.codes import code_table
+
+    if code is None:
+        return None
+    provinces = code_table("province")
+    if code not in provinces:
+        raise ConfigError(f"--province {code!r} is not a province: give its two-digit GB/T 2260 "
+                          f"code, e.g. 44 for {provinces.get('44', 'Guangdong')}")
+    return code
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from jinbao.reports import write_report
     from quality.report import ReportError
 
+    folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {folder} is a file; name a folder for report.html and "
+                          "report.json")
     try:
-        page = write_report(load_config(args.config), Path(args.out), args.run, args.month,
-                            args.province)
+        page = write_report(load_config(args.config), folder, args.run, args.month,
+                            _province(args.province))
     except ReportError as error:
         raise ConfigError(str(error)) from None
     out.print(f"report: {page} (and {page.with_suffix('.json').name})")
     return 0
 
 
-def cmd_review(args: argparse.Namespace) -> int:
-    import getpass
+def _reviewer(cfg: Config, given: str | None) -> str:
+    """Who decides: --by, else [review] reviewer, else $JINBAO_REVIEWER; never guessed."""
+    who = given or cfg.reviewer or os.environ.get("JINBAO_REVIEWER")
+    if not who or not who.strip():
+        raise ConfigError("who decides? give --by NAME (or set [review] reviewer in the "
+                          "configuration, or JINBAO_REVIEWER): every decision is recorded under "
+                          "the reviewer's name")
+    return who.strip()[:64]
 
+
+def cmd_review(args: argparse.Namespace) -> int:
     from jinbao import review
 
     cfg = load_config(args.config)
     if args.review_command == "list":
-        review.list_cases(cfg, out, args.kind, args.status, args.limit)
+        listing = review.case_listing(cfg, args.kind, args.status, args.limit)
+        if args.json:
+            print(json.dumps(listing, ensure_ascii=False, indent=1))
+        else:
+            review.print_listing(listing, out)
     elif args.review_command == "show":
         review.show_case(cfg, out, args.case_id)
     elif args.review_command == "resolve":
-        done = review.resolve_case(cfg, args.case_id, args.decision, args.by or getpass.getuser(),
+        if args.decision == "merge" and args.keep is None:
+            raise ConfigError("merge needs --keep 1 or --keep 2: the entity (as `jinbao review "
+                              "show` numbers them) whose ID number stays")
+        done = review.resolve_case(cfg, args.case_id, args.decision, _reviewer(cfg, args.by),
                                    args.keep, args.row, args.note)
         out.print(f"{args.case_id}: {done['decision']} recorded as {done['decision_id']} and "
                   "applied; later runs keep it; `jinbao review undo` reverses it")
     else:
-        done = review.undo_case(cfg, args.case_id, args.by or getpass.getuser())
+        done = review.undo_case(cfg, args.case_id, _reviewer(cfg, args.by))
         out.print(f"{args.case_id}: {done['decision']} ({done['decision_id']}) undone; "
                   "the case is open again")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from jinbao.status import print_status
+    from jinbao.status import print_status, status_data
 
-    print_status(load_config(args.config), out)
+    data = status_data(load_config(args.config))
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        print_status(data, out)
     return 0
 
 
 def cmd_pools(args: argparse.Namespace) -> int:
-    from jinbao.dag_specs import DagConfigError, dag_specs, pools
+    from jinbao.dag_specs import dag_specs, pools
 
-    try:
-        wanted = pools(dag_specs())
-    except DagConfigError as error:
-        raise ConfigError(str(error)) from None
+    wanted = pools(dag_specs())
     text = json.dumps(wanted, indent=2, ensure_ascii=False)
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
@@ -241,32 +310,109 @@ def cmd_pools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from loaders import schema
+    from loaders.warehouse import warehouse_engine
+
+    cfg = load_config(args.config)
+    engine = warehouse_engine(cfg.warehouse_url)
+    where = masked_url(cfg.warehouse_url)
+    try:
+        if args.db_command == "upgrade":
+            with _locked(cfg, "jinbao db upgrade"):
+                before, after = schema.upgrade(engine)
+            said = ("created" if before is None else "already current" if before == after
+                    else f"upgraded from {before}")
+            out.print(f"warehouse {where}: schema revision {after} ({said})", markup=False)
+        else:
+            with engine.connect() as conn:
+                current = schema.revision_of(conn)
+            head = schema.head_revision()
+            state = ("empty" if current is None else "current" if current == head
+                     else f"behind: run `jinbao db upgrade` to reach {head}")
+            out.print(f"warehouse {where}: schema revision {current or '-'} ({state})",
+                      markup=False)
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from jinbao.config_model import json_schema
+
+    if args.config_command == "schema":
+        text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            err.print(f"JSON Schema written to {args.out}; editors pick it up from a "
+                      f"`#:schema {args.out}` first line in the TOML file")
+        else:
+            print(text, end="")
+        return 0
+    cfg = load_config(args.config)
+    out.print(f"{cfg.path or 'the embedded default'}: valid; warehouse "
+              f"{masked_url(cfg.warehouse_url)}, {len(cfg.sources)} sources, {cfg.buckets} buckets",
+              markup=False)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from jinbao.doctor import FAIL, OK, findings
+
+    cfg = load_config(args.config)
+    found = findings(cfg, airflow=not args.no_airflow)
+    table = Table(title=f"jinbao doctor: {cfg.path or 'the embedded default'}")
+    for column in ("", "area", "finding", "what to do"):
+        table.add_column(column, overflow="fold")
+    marks = {OK: "[green]ok[/green]", FAIL: "[red]problem[/red]"}
+    for f in found:
+        table.add_row(marks.get(f.state, "[yellow]warning[/yellow]"), f.area, f.said, f.fix)
+    out.print(table)
+    problems = sum(f.state == FAIL for f in found)
+    out.print(f"{problems} problem(s), {sum(f.state not in (OK, FAIL) for f in found)} warning(s)")
+    return 2 if problems else 0
+
+
+def _version() -> str:
+    try:
+        return version("jinbao")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="jinbao", description=__doc__)
-    commands = top.add_subparsers(dest="command", required=True)
+    top = argparse.ArgumentParser(prog="jinbao", description=__doc__.split("\n\n")[0])
+    top.add_argument("--version", action="version", version=f"jinbao {_version()}")
+    top.add_argument("--debug", action="store_true",
+                     help="show the traceback of an error (it may show personal data)")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser("demo", help="build the embedded estate if absent, run everything")
     demo.set_defaults(func=cmd_demo)
 
     estate = commands.add_parser("estate", help="the estate simulator")
     estate_commands = estate.add_subparsers(dest="estate_command", required=True)
     build = estate_commands.add_parser("build", help="write five simulated legacy systems")
-    build.add_argument("--persons", type=int, default=DEMO_PERSONS)
-    build.add_argument("--seed", type=int, default=DEMO_SEED)
-    build.add_argument("--out", default=".jinbao/estate")
+    build.add_argument("--persons", type=_count("--persons", 1, MAX_PERSONS), default=DEMO_PERSONS,
+                       help=f"natural persons to simulate (default {DEMO_PERSONS:,})")
+    build.add_argument("--seed", type=int, default=DEMO_SEED,
+                       help="random seed: the same seed gives the same estate")
+    build.add_argument("--out", default=".jinbao/estate",
+                       help="folder for the systems, truth.csv, damage.csv and jinbao.toml")
     build.add_argument("--engine", action="append", metavar="SYSTEM=URL",
                        help="place a database system on another engine (repeatable)")
     build.set_defaults(func=cmd_estate_build)
 
     run = commands.add_parser("run", help="extract, repair, reconcile and load every source")
-    run.add_argument("--config", help="TOML file (default: $JINBAO_CONFIG or the embedded estate)")
-    run.add_argument("--since", help="window start, exclusive (default: each source's watermark)")
+    run.add_argument("--config", help=CONFIG_HELP)
+    run.add_argument("--since", help="window start, exclusive, YYYY-MM-DD[ HH:MM:SS] local time "
+                                     "(default: each source's watermark; 1900-01-01 re-reads all)")
     run.add_argument("--until", help="window end, inclusive (default: open)")
     run.add_argument("--sources", help="comma-separated source names (default: all)")
     run.set_defaults(func=cmd_run)
 
     backfill = commands.add_parser(
         "backfill", help="reload a date range in monthly or daily slices (resumable, safe to repeat)")
-    backfill.add_argument("--config")
+    backfill.add_argument("--config", help=CONFIG_HELP)
     backfill.add_argument("--start", required=True, help="first month (YYYY-MM) or day (YYYY-MM-DD)")
     backfill.add_argument("--end", required=True, help="last month or day, included")
     backfill.add_argument("--sources", help="comma-separated source names (default: all)")
@@ -275,7 +421,7 @@ def parser() -> argparse.ArgumentParser:
     backfill.set_defaults(func=cmd_backfill)
 
     report = commands.add_parser("report", help="the auditors' report: HTML and JSON, masked")
-    report.add_argument("--config")
+    report.add_argument("--config", help=CONFIG_HELP)
     report.add_argument("--out", required=True, help="folder for report.html and report.json")
     scope = report.add_mutually_exclusive_group()
     scope.add_argument("--run", help="one run (default: the latest)")
@@ -287,26 +433,31 @@ def parser() -> argparse.ArgumentParser:
     review_commands = review.add_subparsers(dest="review_command", required=True)
     listing = review_commands.add_parser("list", help="case counts, then the first cases")
     listing.add_argument("--kind", choices=("attribute_conflict", "suspected_duplicate",
-                                            "duplicate_enrollment"))
-    listing.add_argument("--status", choices=("open", "resolved", "withdrawn"))
-    listing.add_argument("--limit", type=int, default=20)
+                                            "duplicate_enrollment"), help="only this kind")
+    listing.add_argument("--status", choices=("open", "resolved", "withdrawn"),
+                         help="only cases in this status")
+    listing.add_argument("--limit", type=_count("--limit", 1, 100_000), default=20,
+                         help="cases to list (default 20)")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of tables")
     show = review_commands.add_parser("show", help="one case: evidence and source rows, masked")
-    show.add_argument("case_id")
+    show.add_argument("case_id", help="the case (as `review list` shows it)")
     resolve = review_commands.add_parser(
         "resolve", help="decide a case: merge | keep_apart | pick | confirm | dismiss")
-    resolve.add_argument("case_id")
+    resolve.add_argument("case_id", help="the case (as `review list` shows it)")
     resolve.add_argument("decision", choices=("merge", "keep_apart", "pick", "confirm",
-                                              "dismiss"))
-    resolve.add_argument("--keep", type=int, default=1,
-                         help="merge: the entity (1 or 2, as `show` lists them) whose number stays")
+                                              "dismiss"), help="what you decide")
+    resolve.add_argument("--keep", type=int, choices=(1, 2),
+                         help="merge (required): the entity (1 or 2, as `show` lists them) whose "
+                              "number stays")
     resolve.add_argument("--row", help="pick: the row whose value is right (its number in show)")
     resolve.add_argument("--note", help="why (kept with the decision)")
-    resolve.add_argument("--by", help="who decides (default: the login name)")
+    resolve.add_argument("--by", help="who decides (default: [review] reviewer or "
+                                      "$JINBAO_REVIEWER; one of them is required)")
     undo = review_commands.add_parser("undo", help="reverse a case's decision (unmerge)")
-    undo.add_argument("case_id")
-    undo.add_argument("--by")
+    undo.add_argument("case_id", help="the case whose standing decision to reverse")
+    undo.add_argument("--by", help="who undoes it (default: [review] reviewer or $JINBAO_REVIEWER)")
     for sub in (listing, show, resolve, undo):
-        sub.add_argument("--config")
+        sub.add_argument("--config", help=CONFIG_HELP)
         sub.set_defaults(func=cmd_review)
 
     pools = commands.add_parser(
@@ -314,27 +465,125 @@ def parser() -> argparse.ArgumentParser:
     pools.add_argument("--out", help="write to this file (default: print)")
     pools.set_defaults(func=cmd_pools)
 
-    status = commands.add_parser("status", help="watermarks, last runs, warehouse counts")
-    status.add_argument("--config")
+    status = commands.add_parser("status", help="watermarks, last runs, failures, counts")
+    status.add_argument("--config", help=CONFIG_HELP)
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
     status.set_defaults(func=cmd_status)
+
+    doctor = commands.add_parser(
+        "doctor", help="check a configuration end to end: files, warehouse, sources, pools")
+    doctor.add_argument("--config", help=CONFIG_HELP)
+    doctor.add_argument("--no-airflow", action="store_true",
+                        help="skip the check of Airflow's pools")
+    doctor.set_defaults(func=cmd_doctor)
+
+    db = commands.add_parser("db", help="the warehouse's schema revision")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate the warehouse to this jinbao's schema")
+    current = db_commands.add_parser("current", help="show the warehouse's schema revision")
+    for sub in (upgrade, current):
+        sub.add_argument("--config", help=CONFIG_HELP)
+        sub.set_defaults(func=cmd_db)
+
+    config = commands.add_parser("config", help="the configuration file")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="read the file and report every problem")
+    check.add_argument("--config", help=CONFIG_HELP)
+    schema = config_commands.add_parser("schema", help="the file's JSON Schema, for editors")
+    schema.add_argument("--out", help="write to this file (default: print)")
+    for sub in (check, schema):
+        sub.set_defaults(func=cmd_config)
     return top
+
+
+def _count(option: str, low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low:,} and {high:,}")
+        return value
+
+    parse.__name__ = option
+    return parse
+
+
+def _logging(debug: bool) -> None:
+    from quality.masking import ScrubbingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ScrubbingFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler],
+                        force=True)
+    for noisy in ("great_expectations", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+def _failure(error: BaseException) -> tuple[str, int]:
+    """The sentence and exit status for an error that reached the top."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from extractors.injury import ExportFormatError
+    from jinbao.errors import RunLocked, SourceBroken, SourceUnavailable, WarehouseError
+    from loaders.decisions import DecisionError
+    from quality.masking import scrubbed
+
+    if isinstance(error, ConfigError | SourceUnavailable | SourceBroken | ExportFormatError
+                  | DecisionError | WarehouseError | RunLocked):
+        return scrubbed(str(error)), 2
+    if isinstance(error, DBAPIError | SQLAlchemyError):
+        return f"the warehouse cannot be used: {_warehouse_reason(error)}", 2
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return scrubbed(f"cannot use{where}: {error.strerror or error}"), 2
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    at = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    return (f"internal error ({type(error).__name__}{at}); nothing uncommitted was kept, and a "
+            "rerun finishes the work. Rerun with --debug to see the traceback (it may show "
+            "personal data) and report it"), 1
+
+
+def _warehouse_reason(error: BaseException) -> str:
+    from extractors.sql import reason
+    from quality.masking import scrubbed
+
+    said = scrubbed(reason(error))
+    lowered = said.lower()
+    hints = (("readonly", "it is read-only: give jinbao write access to the file and its folder"),
+             ("read-only", "it is read-only"),
+             ("disk is full", "the disk is full"), ("no space left", "the disk is full"),
+             ("permission denied", "the warehouse user lacks a right it needs (CREATE on the "
+                                   "schema, or write on a table)"),
+             ("unable to open database", "the database file cannot be opened (does its folder "
+                                         "exist and may jinbao write it?)"),
+             ("connection refused", "it refuses connections: is the server up?"),
+             ("could not translate host name", "its host name is unknown"),
+             ("timeout", "it did not answer in time"), ("database is locked",
+                                                        "another process holds it locked"))
+    for marker, hint in hints:
+        if marker in lowered:
+            return f"{hint} ({said})"
+    return said
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from extractors.injury import ExportFormatError
-    from jinbao.errors import SourceBroken, SourceUnavailable
-    from loaders.decisions import DecisionError
-
+    debug = args.debug or bool(os.environ.get("JINBAO_DEBUG"))
+    _logging(debug)
     try:
         return args.func(args)
-    except (ConfigError, SourceUnavailable, SourceBroken, ExportFormatError,
-            DecisionError) as error:
-        err.print(f"error: {error}", markup=False, style="red")
-        return 2
     except KeyboardInterrupt:
         err.print("interrupted: committed buckets stay; rerun to finish")
         return 130
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        message, status = _failure(error)
+        err.print(f"error: {message}", markup=False, style="red")
+        return status
 
 
 if __name__ == "__main__":

@@ -1,21 +1,24 @@
-"""Configuration: one TOML file, or the built-in embedded default under `.jinbao/`."""
+"""Configuration: one TOML file (validated by jinbao.config_model), or the embedded default under
+`.jinbao/`. This module turns the file's model into the plain settings the stages take: paths
+made absolute, ${ENV} names expanded, Airflow connections resolved."""
 
 from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
 from extractors.settings import SourceSettings
 from extractors.systems import SYSTEMS
-from jinbao.dag_specs import attempts
+from jinbao.config_model import ConfigFile, read_file
+from jinbao.errors import ConfigError
 from transforms.survivorship import DEFAULT_RULES, Survivorship
 
-
-class ConfigError(ValueError):
-    """The configuration is missing something or names something unknown."""
+__all__ = ["Config", "ConfigError", "default_config", "load_config", "masked_url"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,16 @@ class Config:
     """Where each run's report folder goes ([report] root; default: <staging root>/../reports)."""
     survivorship: Survivorship = field(default_factory=Survivorship)
     """Which source row supplies each golden attribute ([survivorship] in the file)."""
+    retention_days: float = 0.0
+    """Days a committed run's staging files are kept (0: removed once it committed)."""
+    abandoned_days: float = 7.0
+    """Days an uncommitted run's staging files are kept for a rerun of its failed tasks."""
+    lock_wait: float = 600.0
+    """Seconds a command-line run waits for another run holding the warehouse."""
+    reviewer: str | None = None
+    """Who review decisions are recorded under when none is given ([review] reviewer)."""
+    timezone: str = "Asia/Shanghai"
+    """The legacy systems' local time zone ([airflow] timezone): their clocks are naive."""
 
     def __post_init__(self) -> None:
         if self.report_root is None:
@@ -46,6 +59,14 @@ class Config:
         if name not in self.sources:
             raise ConfigError(f"unknown source {name!r}; configured: {', '.join(self.sources)}")
         return self.sources[name]
+
+
+def masked_url(url: str) -> str:
+    """A URL fit to print: its password, if any, as ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(a URL that cannot be read)"
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -62,8 +83,14 @@ def _expanded(value: str, where: str) -> str:
 
 
 def _url(value: str, base: Path, where: str) -> str:
-    """Expand ${VARS}; make a relative SQLite path relative to the config file's folder."""
+    """Expand ${VARS}; make a relative SQLite path relative to the config file's folder; check
+    that it is a database URL at all (never echoing it: it may hold a password)."""
     url = _expanded(value, where)
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{where} url is not a database URL (write it as "
+                          "dialect+driver://user@host/database or sqlite:///file.db)") from None
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         relative = url.removeprefix("sqlite:///")
         if relative and not relative.startswith(":memory:"):
@@ -71,11 +98,17 @@ def _url(value: str, base: Path, where: str) -> str:
     return url
 
 
-def _connection_url(conn_id: str) -> str:
+def _connection_url(conn_id: str, where: str) -> str:
     """The URI of an Airflow connection (env AIRFLOW_CONN_* or the configured secrets backend)."""
-    from airflow.sdk import Connection
+    try:
+        from airflow.sdk import Connection
 
-    return Connection.get(conn_id).get_uri()
+        return Connection.get(conn_id).get_uri()
+    except Exception:  # not found, no secrets backend, no task context: all mean "not here"
+        raise ConfigError(
+            f"{where} conn = {conn_id!r}: no such Airflow connection here; define it as "
+            f"AIRFLOW_CONN_{conn_id.upper()}=<uri> in the environment or in the secrets "
+            "backend") from None
 
 
 def default_config(workdir: Path | None = None) -> Config:
@@ -91,68 +124,64 @@ def default_config(workdir: Path | None = None) -> Config:
                   survivorship=Survivorship(source_priority=tuple(sources)))
 
 
-def _survivorship(spec: dict, sources: dict, path: Path) -> Survivorship:
-    """[survivorship]: `source_priority = [names]` (default: the order of [sources]) and, per
-    attribute, its ordered rules, e.g. `name = ["most_recent", "source_priority"]`."""
-    priority = spec.get("source_priority", list(sources))
-    unknown = [name for name in priority if name not in sources]
-    if unknown:
-        raise ConfigError(f"{path}: [survivorship] source_priority names unknown source "
-                          f"{unknown[0]!r}")
-    rules = {**DEFAULT_RULES, **{k: tuple(v) for k, v in spec.items() if k != "source_priority"}}
-    try:
-        return Survivorship(rules, tuple(priority))
-    except ValueError as error:
-        raise ConfigError(f"{path}: {error}") from None
+def _sources(model: ConfigFile, base: Path, path: Path) -> dict[str, SourceSettings]:
+    sources = {}
+    for name, spec in model.sources.items():
+        where = f"{path}: [sources.{name}]"
+        timeouts = {"connect_timeout": spec.connect_timeout,
+                    "statement_timeout": spec.statement_timeout}
+        if spec.system == "injury":
+            folder = (base / _expanded(spec.path or "", where)).resolve()
+            sources[name] = SourceSettings(name, spec.system, path=folder, **timeouts)
+        else:
+            url = (_connection_url(spec.conn, where) if spec.conn
+                   else _url(spec.url or "", base, where))
+            sources[name] = SourceSettings(name, spec.system, url=url, **timeouts)
+    return sources
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read `path`, else $JINBAO_CONFIG, else return the embedded default."""
+def _survivorship(model: ConfigFile) -> Survivorship:
+    section = model.survivorship
+    rules = dict(DEFAULT_RULES)
+    for attribute in rules:
+        chosen = getattr(section, attribute)
+        if chosen is not None:
+            rules[attribute] = tuple(chosen)
+    return Survivorship(rules, tuple(section.source_priority or model.sources))
+
+
+def from_model(model: ConfigFile, path: Path) -> Config:
+    """The settings a configuration file's model describes (relative to the file's folder)."""
+    base = path.parent
+    return Config(
+        warehouse_url=_url(model.warehouse.url, base, f"{path}: [warehouse]"),
+        staging_root=(base / model.staging.root).resolve(),
+        gx_root=(base / model.staging.gx_root).resolve(),
+        buckets=model.staging.buckets,
+        sources=_sources(model, base, path),
+        path=path,
+        retries=model.run.retries,
+        retry_delay=model.run.retry_delay,
+        report_root=(base / model.report.root).resolve() if model.report.root else None,
+        survivorship=_survivorship(model),
+        retention_days=model.staging.retention_days,
+        abandoned_days=model.staging.abandoned_days,
+        lock_wait=model.run.lock_wait,
+        reviewer=model.review.reviewer,
+        timezone=model.airflow.timezone,
+    )
+
+
+def load_config(path: str | Path | None = None, embedded: Path | None = None) -> Config:
+    """Read `path`, else $JINBAO_CONFIG, else the embedded estate under `.jinbao/` of the
+    working folder (or `embedded`), which must exist: `jinbao demo` builds it."""
     path = path or os.environ.get("JINBAO_CONFIG")
     if not path:
-        return default_config()
+        home = embedded or Path.cwd()
+        if not (home / ".jinbao").is_dir():
+            raise ConfigError(f"no configuration: give --config FILE or set JINBAO_CONFIG, or run "
+                              f"`jinbao demo` in {home} first to build the embedded estate in "
+                              ".jinbao/")
+        return default_config(home)
     path = Path(path).resolve()
-    if not path.is_file():
-        raise ConfigError(f"configuration file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    base = path.parent
-    warehouse = data.get("warehouse", {})
-    if "url" not in warehouse:
-        raise ConfigError(f"{path}: [warehouse] needs url = \"sqlite:///warehouse.db\" or similar")
-    staging = data.get("staging", {})
-    run = data.get("run", {})
-    sources = {}
-    for name, spec in data.get("sources", {}).items():
-        where = f"{path}: [sources.{name}]"
-        system = spec.get("system")
-        if system not in SYSTEMS:
-            raise ConfigError(f"{where} system = {system!r}; must be one of {', '.join(SYSTEMS)}")
-        if system == "injury":
-            if "path" not in spec:
-                raise ConfigError(f"{where} needs path = \"<folder of YYYY-MM/city.csv files>\"")
-            sources[name] = SourceSettings(name, system, path=(base / _expanded(spec["path"], where)))
-            continue
-        if "conn" in spec:
-            url = _connection_url(spec["conn"])
-        elif "url" in spec:
-            url = _url(spec["url"], base, where)
-        else:
-            raise ConfigError(f"{where} needs url = \"...\" or conn = \"<airflow connection id>\"")
-        sources[name] = SourceSettings(name, system, url=url)
-    retries, retry_delay = attempts(run)
-    return Config(
-        survivorship=_survivorship(data.get("survivorship", {}), sources, path),
-        report_root=(base / data["report"]["root"]).resolve() if "root" in data.get(
-            "report", {}) else None,
-        warehouse_url=_url(warehouse["url"], base, f"{path}: [warehouse]"),
-        staging_root=(base / staging.get("root", "staging")).resolve(),
-        gx_root=(base / staging.get("gx_root", "gx")).resolve(),
-        buckets=int(staging.get("buckets", 8)),
-        sources=sources,
-        path=path,
-        retries=retries,
-        retry_delay=retry_delay,
-    )
+    return from_model(read_file(path), path)

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from extractors.systems import SYSTEMS
+from jinbao.config_model import ConfigFile, read_file
+from jinbao.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # what Airflow allows in task ids and pool names
 
 
-class DagConfigError(ValueError):
+class DagConfigError(ConfigError):
     """A configuration file cannot become a DAG; the message names the file and the key."""
 
 
@@ -73,106 +74,107 @@ class DagSpec:
         return f"jinbao://{self.dag_id}/warehouse"
 
 
-def _date(value, where: str) -> datetime:
+@dataclass(frozen=True)
+class BrokenSpec:
+    """A configuration file that cannot become DAGs: its DAGs are an import error, the others
+    parse as usual."""
+
+    dag_id: str
+    config: str
+    error: str
+
+
+def _date(value: str | None, where: str) -> datetime | None:
+    if value is None:
+        return None
     try:
-        return datetime.fromisoformat(str(value))
+        return datetime.fromisoformat(value)
     except ValueError:
         raise DagConfigError(f"{where} = {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _positive(value, where: str) -> int:
-    if not isinstance(value, int) or value < 1:
-        raise DagConfigError(f"{where} = {value!r} must be a whole number of at least 1")
-    return value
-
-
-def attempts(run: dict) -> tuple[int, float]:
-    """[run] retries (attempts in all, at least 1) and retry_delay (seconds before the second,
-    doubled before each later one): the CLI retries in process, Airflow by task retries."""
-    return max(1, int(run.get("retries", 3))), float(run.get("retry_delay", 1.0))
+EMBEDDED = {"warehouse": {"url": "sqlite:///.jinbao/warehouse.db"},
+            "sources": {s: {"system": s, "path": "injury"} if s == "injury"
+                        else {"system": s, "url": f"sqlite:///{s}.db"} for s in SYSTEMS}}
 
 
 def spec_from_file(path: Path | None, dag_id: str) -> DagSpec:
     """The DAG one configuration file asks for (None: the embedded default)."""
-    data: dict = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text("utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise DagConfigError(f"{path}: cannot be read as TOML ({error})") from None
+    model = read_file(path) if path is not None else ConfigFile.model_validate(EMBEDDED)
     where = str(path) if path else "the embedded default"
-    air, run, warehouse = data.get("airflow", {}), data.get("run", {}), data.get("warehouse", {})
-    dag_id = air.get("dag_id", dag_id)
+    air, run, warehouse = model.airflow, model.run, model.warehouse
+    dag_id = air.dag_id or dag_id
     if not NAME.match(dag_id):
-        raise DagConfigError(f"{where}: [airflow] dag_id = {dag_id!r} may hold only letters, "
-                             "digits, '_', '.' and '-'")
-    declared = data.get("sources") if path is not None else {s: {"system": s} for s in SYSTEMS}
-    if not declared:
-        raise DagConfigError(f"{where}: no [sources.<name>] section")
-    sources = []
-    for name, source in declared.items():
-        if not NAME.match(name):
-            raise DagConfigError(f"{where}: source name {name!r} may hold only letters, digits, "
-                                 "'_', '.' and '-' (it names Airflow tasks and pools)")
-        if source.get("system") not in SYSTEMS:
-            raise DagConfigError(f"{where}: [sources.{name}] system = {source.get('system')!r}; "
-                                 f"must be one of {', '.join(SYSTEMS)}")
-        sources.append(SourceSpec(
-            name, source["system"], source.get("pool", f"{dag_id}.{name}"),
-            _positive(source.get("connections", 1), f"{where}: [sources.{name}] connections")))
-    sqlite = str(warehouse.get("url", "sqlite")).startswith("sqlite")
-    end = air.get("end_date")
-    tries, delay = attempts(run)
+        raise DagConfigError(f"{where}: the DAG id {dag_id!r} may hold only letters, digits, "
+                             "'_', '.' and '-'; set [airflow] dag_id")
+    sources = tuple(SourceSpec(name, s.system, s.pool or f"{dag_id}.{name}", s.connections)
+                    for name, s in model.sources.items())
     return DagSpec(
         dag_id=dag_id,
         config=str(path) if path else None,
-        sources=tuple(sources),
-        buckets=_positive(data.get("staging", {}).get("buckets", 8), f"{where}: [staging] buckets"),
-        schedule=str(air.get("schedule", "0 0 * * *")),
-        timezone=str(air.get("timezone", "Asia/Shanghai")),
-        start_date=_date(air.get("start_date", "2024-01-01"), f"{where}: [airflow] start_date"),
-        end_date=_date(end, f"{where}: [airflow] end_date") if end is not None else None,
-        catchup=bool(air.get("catchup", False)),
-        retries=tries - 1,
-        retry_delay=delay,
-        max_retry_delay=float(run.get("max_retry_delay", 3600.0)),
-        queue=str(air.get("queue", "default")),
-        warehouse_pool=warehouse.get("pool", f"{dag_id}.warehouse"),
+        sources=sources,
+        buckets=model.staging.buckets,
+        schedule=air.schedule,
+        timezone=air.timezone,
+        start_date=_date(air.start_date, f"{where}: [airflow] start_date"),
+        end_date=_date(air.end_date, f"{where}: [airflow] end_date"),
+        catchup=air.catchup,
+        retries=run.retries - 1,
+        retry_delay=run.retry_delay,
+        max_retry_delay=run.max_retry_delay,
+        queue=air.queue,
+        warehouse_pool=warehouse.pool or f"{dag_id}.warehouse",
         # SQLite has one writer: more slots would only make loads wait on its lock
-        warehouse_slots=1 if sqlite else _positive(warehouse.get("connections", 4),
-                                                   f"{where}: [warehouse] connections"),
+        warehouse_slots=1 if warehouse.url.startswith("sqlite") else warehouse.connections,
     )
 
 
 def config_files(environ=os.environ) -> list[Path]:
-    """The files named by $JINBAO_DAG_CONFIGS (folders give their *.toml), in name order."""
+    """The files named by $JINBAO_DAG_CONFIGS (folders give their *.toml), in name order; a
+    name that does not exist is kept, so that it is reported as broken."""
     files: list[Path] = []
     for entry in filter(None, environ.get("JINBAO_DAG_CONFIGS", "").split(os.pathsep)):
         path = Path(entry)
-        if path.is_dir():
-            files.extend(sorted(path.glob("*.toml")))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise DagConfigError(f"JINBAO_DAG_CONFIGS names {path}, which does not exist")
+        files.extend(sorted(path.glob("*.toml")) if path.is_dir() else [path])
     return files
 
 
-def dag_specs(environ=os.environ) -> list[DagSpec]:
-    """Every DAG to build, from the configurations in the environment (see the module doc)."""
+def specs_and_broken(environ=os.environ) -> tuple[list[DagSpec], list[BrokenSpec]]:
+    """Every DAG to build from the configurations in the environment (see the module doc), and
+    the files that cannot become DAGs, each with its error. One broken file never hides the
+    other provinces' DAGs."""
     files = config_files(environ)
     if files:
-        specs = [spec_from_file(f.resolve(), f"jinbao_{f.stem}") for f in files]
+        wanted = [(f.resolve(), f"jinbao_{f.stem}") for f in files]
     elif environ.get("JINBAO_CONFIG"):
-        specs = [spec_from_file(Path(environ["JINBAO_CONFIG"]).resolve(), "jinbao_consolidate")]
+        wanted = [(Path(environ["JINBAO_CONFIG"]).resolve(), "jinbao_consolidate")]
     else:
-        specs = [spec_from_file(None, "jinbao_consolidate")]
+        wanted = [(None, "jinbao_consolidate")]
+    specs: list[DagSpec] = []
+    broken: list[BrokenSpec] = []
     seen: dict[str, str | None] = {}
-    for spec in specs:
+    for path, dag_id in wanted:
+        try:
+            spec = spec_from_file(path, dag_id)
+        except ConfigError as error:
+            broken.append(BrokenSpec(dag_id, str(path), str(error)))
+            continue
         if spec.dag_id in seen:
-            raise DagConfigError(f"{spec.config} and {seen[spec.dag_id]} both make DAG "
-                                 f"{spec.dag_id!r}; set [airflow] dag_id in one of them")
+            broken.append(BrokenSpec(spec.dag_id, str(path), (
+                f"{spec.config} and {seen[spec.dag_id]} both make DAG {spec.dag_id!r}; set "
+                "[airflow] dag_id in one of them")))
+            continue
         seen[spec.dag_id] = spec.config
+        specs.append(spec)
+    return specs, broken
+
+
+def dag_specs(environ=os.environ) -> list[DagSpec]:
+    """Every DAG to build; DagConfigError naming each broken file when there is one (for the
+    command line, which needs all of them: `jinbao pools`)."""
+    specs, broken = specs_and_broken(environ)
+    if broken:
+        raise DagConfigError("\n".join(b.error for b in broken))
     return specs
 
 

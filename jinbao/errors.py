@@ -16,3 +16,16 @@ class SourceBroken(RuntimeError):
     """A legacy source answered, but not as its system defines (a missing table or column, a
     missing file): trying again cannot help; someone has to look."""
 
+
+
+class ConfigError(ValueError):
+    """The configuration is missing something, names something unknown or cannot be read."""
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be used as it is: its schema is behind this jinbao, or it cannot be
+    reached, written or created in; the message says what to do."""
+
+
+class RunLocked(RuntimeError):
+    """Another run holds the warehouse, and did not let go within the wait."""

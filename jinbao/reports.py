@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from jinbao.config import Config
-from loaders.warehouse import ensure_schema, warehouse_engine
+from loaders.schema import ensure_schema
+from loaders.warehouse import warehouse_engine
 from quality.gx_validation import data_docs_index
 from quality.report import report_data
 from quality.report_html import report_html

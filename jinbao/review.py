@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from jinbao.config import Config
 from loaders.decisions import Context, DecisionError, decide, undo
-from loaders.warehouse import ensure_schema, warehouse_engine
+from loaders.schema import ensure_schema
+from loaders.warehouse import warehouse_engine
 from quality.masking import masked_id, masked_key, masked_name
 from schemas.warehouse import review_case, review_case_row, review_decision, source_record
 
@@ -51,8 +52,8 @@ def _masked_evidence(case: dict) -> str:
                      for e in evidence["enrollments"])
 
 
-def list_cases(cfg: Config, out: Console, kind: str | None, status: str | None,
-               limit: int) -> None:
+def case_listing(cfg: Config, kind: str | None, status: str | None, limit: int) -> dict:
+    """Case counts by kind and status, then the first `limit` cases (masked): `review list`."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     query = select(review_case).order_by(review_case.c.kind, review_case.c.score.desc(),
@@ -67,19 +68,29 @@ def list_cases(cfg: Config, out: Console, kind: str | None, status: str | None,
         totals = conn.execute(counts).all()
         cases = conn.execute(query.limit(limit)).mappings().all()
     engine.dispose()
+    return {
+        "counts": [{"kind": k, "status": s, "cases": int(n)} for k, s, n in totals],
+        "cases": [{"case_id": c["case_id"], "kind": c["kind"], "person": masked_id(c["id_number"]),
+                   "about": c["attribute"] or "", "score": c["score"], "status": c["status"]}
+                  for c in cases],
+        "limit": limit, "kind": kind, "status": status,
+    }
+
+
+def print_listing(listing: dict, out: Console) -> None:
     summary = Table(title="review cases")
     for column in ("kind", "status", "cases"):
         summary.add_column(column, justify="right" if column == "cases" else "left")
-    for row in totals:
-        summary.add_row(row[0], row[1], f"{row[2]:,}")
+    for row in listing["counts"]:
+        summary.add_row(row["kind"], row["status"], f"{row['cases']:,}")
     out.print(summary)
-    table = Table(title=f"first {limit} cases" + (f" ({kind})" if kind else ""))
+    kind = listing["kind"]
+    table = Table(title=f"first {listing['limit']} cases" + (f" ({kind})" if kind else ""))
     for column in ("case", "person", "about", "score", "status"):
         table.add_column(column, no_wrap=column in ("case", "person"))
-    for case in cases:
-        table.add_row(case["case_id"], masked_id(case["id_number"]),
-                      case["attribute"] or "", "" if case["score"] is None else f"{case['score']:.1f}",
-                      case["status"])
+    for case in listing["cases"]:
+        score = "" if case["score"] is None else f"{case['score']:.1f}"
+        table.add_row(case["case_id"], case["person"], case["about"], score, case["status"])
     out.print(table)
 
 

@@ -19,40 +19,49 @@ import os
 import resource
 import secrets
 import shutil
+import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from extractors.registry import extract_batches
+from extractors.registry import extract_batches, extract_notes
 from extractors.sql import SourceUnavailable
+from jinbao import staging
 from jinbao.config import Config
-from loaders.ledger import record_run, watermarks
+from jinbao.stage_stats import StageStats, later, newest_watermark
+from jinbao.windows import window
+from loaders.ledger import loads_of, record_run, watermarks
 from loaders.review import refresh_suspected_duplicates
+from loaders.schema import ensure_schema
 from loaders.warehouse import (
     NOTHING,
     analyze_changed_tables,
-    ensure_schema,
     is_first_load,
     load_first_rows,
     load_source_rows,
     lock_buckets,
     recompute_dirty,
+    record_load,
+    tally_of,
     warehouse_engine,
 )
 from quality.gx_validation import build_data_docs, validate_accepted
+from quality.masking import scrubbed
 from quality.outcomes import failed_rules, quarantine_rows, rule_lists
-from schemas.warehouse import identity_override
+from schemas.warehouse import identity_override, run_failure
 from transforms.identity import with_merged_ids
 from transforms.reconcile import bucket_of
 from transforms.standardize import standardized
@@ -85,7 +94,7 @@ def safe_run_id(text: str) -> str:
 
 
 def run_dir(cfg: Config, run_id: str) -> Path:
-    return cfg.staging_root / run_id
+    return staging.inside(cfg.staging_root, run_id)
 
 
 def row_hashes(frame: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:
@@ -140,11 +149,16 @@ class StagingWriter:
 
 
 def source_records(raw: pa.Table, system: str, source_name: str, run_id: str,
-                   buckets: int, merged: dict[str, str] | None = None
+                   buckets: int, merged: dict[str, str] | None = None,
+                   as_of: datetime | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One raw batch -> (source_record rows, quarantine rows, rule failures per row).
-    `merged`: source keys a reviewer merged into a person, with that person's number."""
+    `merged`: source keys a reviewer merged into a person, with that person's number;
+    `as_of`: when the run started, in the legacy systems' local time (a change time after it
+    is quarantined)."""
     rows = with_merged_ids(standardized(raw, system), merged or {})
+    if as_of is not None:
+        rows["_as_of"] = pd.Timestamp(as_of)
     failures = failed_rules(rows)
     rejected = failures.any(axis=1).to_numpy()
     record = pd.DataFrame({
@@ -188,19 +202,26 @@ def _gx_summary(results: list[dict]) -> dict:
             "batches": len(results), "data_docs": results[0]["data_docs"]}
 
 
+def local_now(cfg: Config) -> datetime:
+    """Now, as the legacy systems' naive local clocks say it ([airflow] timezone)."""
+    return datetime.now(ZoneInfo(cfg.timezone)).replace(tzinfo=None, microsecond=0)
+
+
 def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None = None,
-                 until: str | None = None) -> dict:
+                 until: str | None = None, as_of: datetime | None = None) -> dict:
     """Extract, standardise and validate one source's window, batch by batch; write the
     staging files. Memory holds one batch, whatever the source's size. A source that cannot be
     read (refused, or died mid-read) is tried again, cfg.retries times in all, with doubling
     pauses; then the stage fails with an error naming the source, and nothing was loaded.
 
-    Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule, the
-    window, the newest watermark seen and the GX result.
+    Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule and
+    rows by ID repair, the same per pooling region, the window, the newest watermark not later
+    than `as_of` (default: now, local time), warnings, and the GX result.
     """
+    as_of = as_of or local_now(cfg)
     for attempt in range(1, cfg.retries + 1):
         try:
-            return _stage_once(cfg, run_id, source_name, since, until)
+            return _stage_once(cfg, run_id, source_name, since, until, as_of)
         except SourceUnavailable as error:
             if attempt == cfg.retries:
                 raise SourceUnavailable(f"{error}; gave up after {attempt} attempts") from None
@@ -212,16 +233,17 @@ def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None =
 
 
 def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
-                until: str | None) -> dict:
+                until: str | None, as_of: datetime) -> dict:
     began = time.perf_counter()
     source = cfg.source(source_name)
-    folder = run_dir(cfg, run_id)
+    folder = staging.run_folder(cfg.staging_root, run_id)
     for stage in ("accepted", "quarantined"):  # a retried stage starts clean
-        shutil.rmtree(folder / stage / source_name, ignore_errors=True)
+        shutil.rmtree(staging.inside(folder, stage, source_name), ignore_errors=True)
     writer = StagingWriter()
     counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
     rules: dict[str, int] = {}
-    watermark, gx = None, []
+    watermark, beyond, gx = None, 0, []
+    stats = StageStats()
     merged = merged_ids(cfg, source_name)
     clock = Stopwatch()
     try:
@@ -230,7 +252,7 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             if raw.num_rows == 0:
                 continue
             record, rule_rows, failures = source_records(raw, source.system, source_name,
-                                                         run_id, cfg.buckets, merged)
+                                                         run_id, cfg.buckets, merged, as_of)
             accepted = record[record["outcome"] == "accepted"]
             clock.lap("transform")
             for bucket, part in accepted.groupby("bucket"):
@@ -246,8 +268,9 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             for name, count in failures.sum().items():
                 if count:
                     rules[name] = rules.get(name, 0) + int(count)
-            top = record["watermark"].max()
-            watermark = top if watermark is None or (top and top > watermark) else watermark
+            top, late = newest_watermark(record["watermark"], as_of)
+            watermark, beyond = later(watermark, top), beyond + late
+            stats.add(record, failures)
             clock.lap("stage_write")
             if len(accepted):
                 gx.append(validate_accepted(accepted, source_name, run_id, cfg.gx_root,
@@ -257,9 +280,16 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             del raw, record, rule_rows, failures, accepted
     finally:
         writer.close()
+    warnings = extract_notes(source, since, until)
+    if beyond:
+        warnings.append(f"{beyond:,} rows have a change time that cannot be read or lies after "
+                        f"the run started ({as_of:%Y-%m-%d %H:%M:%S}): quarantined, and the "
+                        "watermark does not pass them, so later runs read them again")
     manifest = {
         "source_name": source_name, "system": source.system, "run_id": run_id,
         "window_since": since, "window_until": until, **counts, "rules": rules,
+        "repairs": stats.repairs(), "stats": stats.rows(), "warnings": warnings,
+        "as_of": f"{as_of:%Y-%m-%d %H:%M:%S}",
         "new_watermark": watermark, "gx": _gx_summary(gx), "timings": clock.seconds,
         "peak_rss_mib": peak_rss_mib(),
         "seconds": round(time.perf_counter() - began, 3),
@@ -285,15 +315,18 @@ def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     rows, rules = _read([folder / "records.parquet"]), _read([folder / "rules.parquet"])
+    tally: Counter = Counter()
     with engine.begin() as conn:
         lock_buckets(conn, range(cfg.buckets))  # its rows' people may live in any bucket
-        changed = load_source_rows(conn, rows, cfg.buckets, quarantined=rules)
+        changed = load_source_rows(conn, rows, cfg.buckets, quarantined=rules, tally=tally)
+        record_load(conn, run_id, QUARANTINE_LOAD, tally)
     engine.dispose()
     log.info("source %s: %d quarantined rows, %d changed", source_name, len(rows), changed)
     return {"source_name": source_name, "rows": len(rows), "changed": changed}
 
 
 CHUNK_ROWS = 100_000
+QUARANTINE_LOAD = -1  # run_load's bucket for a source's quarantined rows
 
 
 def person_chunks(table: pa.Table, buckets: int, chunk_rows: int = CHUNK_ROWS
@@ -328,7 +361,7 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     clock = Stopwatch()
-    changed, people = 0, dict(NOTHING)
+    changed, people, tally = 0, dict(NOTHING), Counter()
 
     def count(result: dict[str, int]) -> None:
         for key in people:
@@ -342,11 +375,12 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
             if first:
                 result = load_first_rows(conn, rows, run_id, valid_from, cfg.buckets,
                                          cfg.survivorship)
+                tally_of(rows, tally)
                 changed += result["changed"]
                 count(result)
                 clock.lap("write_first_rows")
                 continue
-            changed += load_source_rows(conn, rows, cfg.buckets)
+            changed += load_source_rows(conn, rows, cfg.buckets, tally=tally)
             clock.lap("write_rows")
             count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket,
                                   cfg.survivorship))
@@ -354,6 +388,7 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
         if first:  # people marked dirty by an earlier, interrupted run
             count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket,
                                   cfg.survivorship))
+        record_load(conn, run_id, bucket, tally)
     engine.dispose()
     log.info("bucket %d: %d accepted rows, %d changed, %d persons written, %d removed", bucket,
              table.num_rows, changed, people["persons_written"], people["persons_removed"])
@@ -383,17 +418,59 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     with engine.begin() as conn:
         lock_buckets(conn, range(cfg.buckets))  # another run's finish syncs the same cases
         suspects = refresh_suspected_duplicates(conn, run_id)
+    staged = manifests(cfg, run_id)
+    written = loads_of(engine, run_id)
     entries = [{
         "source_name": m["source_name"], "window_since": m["window_since"],
         "window_until": m["window_until"], "extracted": m["extracted"],
         "accepted": m["accepted"], "quarantined": m["quarantined"],
         "new_watermark": m["new_watermark"], "seconds": m["seconds"], "status": "loaded",
         "finished_at": datetime.now(UTC).replace(tzinfo=None),
-    } for m in manifests(cfg, run_id)]
-    record_run(engine, run_id, entries)
+        "new_rows": written.get(m["source_name"], (0, 0))[0],
+        "changed_rows": written.get(m["source_name"], (0, 0))[1],
+        "detail": json.dumps({k: m.get(k) for k in ("rules", "repairs", "warnings", "as_of")},
+                             ensure_ascii=False),
+    } for m in staged]
+    stats = [{"source_name": m["source_name"], "pooling_region": region, "measure": measure,
+              "item": item, "rows": rows}
+             for m in staged for region, measure, item, rows in m.get("stats", [])]
+    record_run(engine, run_id, entries, stats)
     engine.dispose()
+    staging.committed(cfg.staging_root, run_id, cfg.retention_days)
+    staging.sweep(cfg.staging_root, cfg.retention_days, cfg.abandoned_days, keep=run_id)
+    log.info("run %s committed: %d sources in the ledger, %d people recomputed at the end, "
+             "suspected duplicates %s", run_id, len(entries), swept["persons_written"],
+             {k: v for k, v in suspects.items() if isinstance(v, int)})
     return {"swept": swept, "sources": len(entries), "analyzed": analyzed,
             "suspected_duplicates": suspects}
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line about an error, fit for the ledger: no personal data, no password."""
+    from extractors.sql import reason
+
+    known = ("SourceUnavailable", "SourceBroken", "ConfigError", "ExportFormatError",
+             "WarehouseError", "RunLocked")
+    text = str(error) if type(error).__name__ in known else (
+        f"{type(error).__name__}: {reason(error)}")
+    return scrubbed(text)[:2000]
+
+
+def record_failure(cfg: Config, run_id: str, source: str, stage: str,
+                   error: BaseException) -> None:
+    """Keep why a run (or one source of it) failed, for `jinbao status`; best effort: a
+    warehouse that cannot be written is why some runs fail."""
+    try:
+        engine = warehouse_engine(cfg.warehouse_url)
+        with engine.begin() as conn:
+            conn.execute(delete(run_failure).where(run_failure.c.run_id == run_id,
+                                                   run_failure.c.source_name == source))
+            conn.execute(run_failure.insert().values(
+                run_id=run_id, source_name=source, stage=stage, reason=failure_reason(error),
+                failed_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0)))
+        engine.dispose()
+    except Exception as again:  # noqa: BLE001 - the first error is the one to report
+        log.warning("run %s: could not record its failure (%s)", run_id, type(again).__name__)
 
 
 def source_windows(cfg: Config, names: list[str], since: str | None,
@@ -415,13 +492,27 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _die_with(parent: int) -> None:
+    """Worker start-up: the kernel kills this worker when its parent dies (kill -9 included),
+    so no worker outlives the run that started it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the parent's pool still ends its workers on a clean exit
+        pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
 def worker_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     """Worker processes for stages and buckets, one per core by default (None for one worker:
     run in this process)."""
     workers = workers or os.cpu_count() or 1
     if workers <= 1:
         return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_die_with, initargs=(os.getpid(),))
 
 
 def _each(pool: ProcessPoolExecutor | None, fn, items: list, note: Progress, start: str,
@@ -459,34 +550,45 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
     names = sources or list(cfg.sources)
     for name in names:
         cfg.source(name)  # fail early on an unknown source name
-    windows = source_windows(cfg, names, since, until)
+    windows = source_windows(cfg, names, *window(since, until))
     clock = Stopwatch()
     owned = pool is None
     pool = worker_pool(workers) if owned else pool
     load_pool = None if cfg.warehouse_url.startswith("sqlite") else pool
+    step = "stage"
     try:
-        staged = _each(pool, partial(_stage, cfg, run_id, windows), names, note, "extract",
-                       "extracted", "source")
-        clock.lap("stage_sources")
-        # rendered beside the loads, in a worker that has GX imported already
-        docs = pool.submit(publish_data_docs, cfg, run_id) if pool else None
-        _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
-              "quarantined", "source")
-        clock.lap("load_quarantined")
-        loaded = _each(load_pool, partial(load_bucket, cfg, run_id, valid_from=started),
-                       list(range(cfg.buckets)), note, "load", "loaded", "bucket")
-        clock.lap("load_buckets")
-        docs = docs.result() if docs else publish_data_docs(cfg, run_id)
-        clock.lap("data_docs")
-    finally:
-        if pool and owned:
-            pool.shutdown(cancel_futures=True)
-    note("finish", {})
-    finish_run(cfg, run_id, started)
-    clock.lap("finish")
+        try:
+            staged = _each(pool, partial(_stage, cfg, run_id, windows), names, note, "extract",
+                           "extracted", "source")
+            clock.lap("stage_sources")
+            step = "load"
+            # rendered beside the loads, in a worker that has GX imported already
+            docs = pool.submit(publish_data_docs, cfg, run_id) if pool else None
+            _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
+                  "quarantined", "source")
+            clock.lap("load_quarantined")
+            loaded = _each(load_pool, partial(load_bucket, cfg, run_id, valid_from=started),
+                           list(range(cfg.buckets)), note, "load", "loaded", "bucket")
+            clock.lap("load_buckets")
+            docs = docs.result() if docs else publish_data_docs(cfg, run_id)
+            clock.lap("data_docs")
+        finally:
+            if pool and owned:
+                pool.shutdown(cancel_futures=True)
+        step = "finish"
+        note("finish", {})
+        finish_run(cfg, run_id, started)
+        clock.lap("finish")
+    except Exception as error:
+        record_failure(cfg, run_id, getattr(error, "jinbao_source", ""), step, error)
+        raise
     return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
                       clock.seconds)
 
 
 def _stage(cfg: Config, run_id: str, windows: dict, name: str) -> dict:
-    return stage_source(cfg, run_id, name, *windows[name])
+    try:
+        return stage_source(cfg, run_id, name, *windows[name])
+    except Exception as error:
+        error.jinbao_source = name  # kept across the worker boundary (pickled with __dict__)
+        raise

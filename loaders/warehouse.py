@@ -9,6 +9,7 @@ rerun finishes the work. All comparisons and writes are set-based SQL against st
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 import pandas as pd
@@ -17,9 +18,11 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Integer,
     String,
     Table,
     and_,
+    case,
     cast,
     create_engine,
     delete,
@@ -46,10 +49,12 @@ from schemas.warehouse import (
     person,
     person_history,
     quarantine,
+    run_load,
     source_record,
 )
 from transforms.cases import person_cases
 from transforms.reconcile import bucket_of, golden_enrollments, golden_persons
+from transforms.standardize import region_codes
 from transforms.survivorship import Survivorship
 
 PERSON_ATTRIBUTES = ["name", "sex", "ethnicity", "birth_date", "birth_region"]
@@ -72,11 +77,6 @@ def warehouse_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url)
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create the contract's tables where they are missing."""
-    metadata.create_all(engine)
 
 
 def analyze_changed_tables(conn: Connection) -> list[str]:
@@ -118,13 +118,15 @@ def _same_key(table: Table, other: Table):
 
 
 def _changed_keys(conn: Connection, incoming: Table) -> Table:
-    """Stage the keys of incoming rows that are new, or newer and different, with their old ID."""
+    """Stage the keys of incoming rows that are new, or newer and different, with their old ID
+    and whether the warehouse held them before."""
     changed = temp_table(conn, "jinbao_changed", source_record, list(KEY), key=KEY,
-                         extra=(Column("old_id", String(18)),))
+                         extra=(Column("old_id", String(18)), Column("existed", Integer)))
     stored = source_record
     conn.execute(insert(changed).from_select(
-        [*KEY, "old_id"],
-        select(incoming.c.source_system, incoming.c.source_key, stored.c.id_number)
+        [*KEY, "old_id", "existed"],
+        select(incoming.c.source_system, incoming.c.source_key, stored.c.id_number,
+               case((stored.c.row_hash.is_(None), 0), else_=1))
         .select_from(incoming.outerjoin(stored, _same_key(incoming, stored)))
         .where(or_(stored.c.row_hash.is_(None), and_(
             stored.c.row_hash != incoming.c.row_hash,
@@ -162,11 +164,48 @@ def mark_dirty(conn: Connection, ids: pd.Series, buckets: int) -> None:
         ~exists().where(dirty_person.c.id_number == staged.c.id_number))))
 
 
+Tally = Counter  # (source, pooling region) -> [new rows, changed rows]
+
+
+def tally_of(rows: pd.DataFrame, tally: Tally) -> None:
+    """Every row new: a first load's counts."""
+    region = region_codes(rows["pooling_region"])
+    for (source, code), n in pd.DataFrame({"s": rows["source_system"], "r": region}
+                                          ).value_counts().items():
+        tally[(source, code)] = [tally.get((source, code), [0, 0])[0] + int(n),
+                                 tally.get((source, code), [0, 0])[1]]
+
+
+def _tally_changed(conn: Connection, incoming: Table, changed: Table, tally: Tally) -> None:
+    grouped = conn.execute(select(
+        incoming.c.source_system, incoming.c.pooling_region,
+        func.sum(1 - changed.c.existed), func.sum(changed.c.existed))
+        .join(changed, _same_key(incoming, changed))
+        .group_by(incoming.c.source_system, incoming.c.pooling_region)).all()
+    for source, region, new, old in grouped:
+        code = region_codes(pd.Series([region], dtype="string")).iloc[0]
+        now = tally.get((source, code), [0, 0])
+        tally[(source, code)] = [now[0] + int(new or 0), now[1] + int(old or 0)]
+
+
+def record_load(conn: Connection, run_id: str, bucket: int, tally: Tally) -> None:
+    """What one load wrote, in its own transaction: kept only by the first attempt that
+    committed (a retried load of the same files finds nothing left to write)."""
+    done = conn.execute(select(literal(1)).where(run_load.c.run_id == run_id,
+                                                 run_load.c.bucket == bucket).limit(1)).first()
+    rows = [{"run_id": run_id, "bucket": bucket, "source_name": source, "pooling_region": code,
+             "new_rows": new, "changed_rows": old}
+            for (source, code), (new, old) in sorted(tally.items()) if new or old]
+    if not done and rows:
+        conn.execute(run_load.insert(), rows)
+
+
 def load_source_rows(conn: Connection, rows: pd.DataFrame, buckets: int,
-                     quarantined: pd.DataFrame | None = None) -> int:
+                     quarantined: pd.DataFrame | None = None, tally: Tally | None = None) -> int:
     """Write the changed source rows (and their quarantine rows) in the open transaction.
 
-    Marks dirty every person who gains or loses a row. Returns how many rows changed.
+    Marks dirty every person who gains or loses a row. Returns how many rows changed; adds the
+    new and changed rows per source and region to `tally`.
     """
     if rows.empty:
         return 0
@@ -176,6 +215,8 @@ def load_source_rows(conn: Connection, rows: pd.DataFrame, buckets: int,
     count = conn.execute(select(func.count()).select_from(changed)).scalar_one()
     if not count:
         return 0
+    if tally is not None:
+        _tally_changed(conn, incoming, changed, tally)
     _mark_dirty(conn, incoming, changed, buckets)
     for table in (quarantine, source_record):
         conn.execute(delete(table).where(exists().where(_same_key(table, changed))))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,8 @@ def _context(root: Path) -> tuple:
     be writing its files)."""
     if root not in _CONTEXTS:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        # GX narrates every step at INFO: in a task's log that is most of the lines
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pandas as pd
 
 
@@ -42,3 +45,24 @@ def masked_key(key: str | None) -> str:
     parts = str(key).split("|")
     return "|".join(masked_id(p.strip()) if sum(c.isdigit() for c in p) >= 15 else p
                     for p in parts)
+
+
+_ID_LIKE = re.compile(r"[0-9０-９]{15,}[Xx]?")
+_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def scrubbed(text: str) -> str:
+    """Free text (an error, a log line) fit to show: every run of fifteen or more digits (an ID
+    number, old or new) masked like one, and a password in any URL replaced by ***."""
+    text = _PASSWORD.sub(r"\1***@", str(text))
+    return _ID_LIKE.sub(lambda m: masked_id(m.group(0)), text)
+
+
+class ScrubbingFilter(logging.Filter):
+    """A logging filter that scrubs every record it passes (defence in depth: jinbao's own log
+    lines never hold personal data, but a library's message about a value might)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = scrubbed(record.getMessage())
+        record.msg, record.args = message, None
+        return True

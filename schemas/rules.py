@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from schemas.codes import area_codes, code_table
+from schemas.fields import SOURCE_ROW
 from schemas.identity import ID_RULES, birth_date_from_id
 
 Check = Callable[[pd.DataFrame], pd.Series]
@@ -58,13 +59,32 @@ def _enrolled_out_of_range(df: pd.DataFrame) -> pd.Series:
     return bad_text | before_birth | after_record
 
 
-EXTRACT_RULES = ("csv_field_count", "duplicate_source_key")
+EXTRACT_RULES = ("csv_field_count", "csv_unbalanced_quote", "duplicate_source_key",
+                 "source_key_missing", "text_invalid_encoding", "field_oversized")
+
+
+def _too_long(name: str, length: int) -> Check:
+    return lambda df: (df[name].str.len() > length).fillna(False)
+
+
+def _in_future(df: pd.DataFrame) -> pd.Series:
+    if "_as_of" not in df:
+        return pd.Series(False, index=df.index)
+    return (df["updated_at"] > df["_as_of"]).fillna(False)
 
 RULES: tuple[Rule, ...] = (
     Rule("csv_field_count", "export row has the wrong number of fields (broken or truncated line)",
          _extract("csv_field_count")),
-    Rule("duplicate_source_key", "a second row with the same source key in one export file",
-         _extract("duplicate_source_key")),
+    Rule("csv_unbalanced_quote", "export line opens a quote that never closes (the line alone is "
+         "kept as the broken row)", _extract("csv_unbalanced_quote")),
+    Rule("duplicate_source_key", "another row has the same source key (in one export file, or "
+         "in a legacy table without a key constraint)", _extract("duplicate_source_key")),
+    Rule("source_key_missing", "the legacy row has no source key (its key is made from its "
+         "content)", _extract("source_key_missing")),
+    Rule("text_invalid_encoding", "a value is not valid text in its encoding (kept with the bytes "
+         "escaped)", _extract("text_invalid_encoding")),
+    Rule("field_oversized", "a value is longer than any legacy field holds (kept, cut short)",
+         _extract("field_oversized")),
     Rule("row_empty", "neither an ID number nor a name: nothing usable", _row_empty),
     Rule("id_not_citizen", "certificate type is not a resident ID card (passport, other)",
          lambda df: _not_citizen(df) & ~_row_empty(df)),
@@ -87,7 +107,12 @@ RULES: tuple[Rule, ...] = (
          lambda df: ~df["pooling_region"].isin(area_codes()).fillna(False)),
     Rule("enrolled_on_out_of_range", "enrollment date unreadable, before birth or after the record",
          _enrolled_out_of_range),
+    *(Rule(f"{f.name}_too_long", f"{f.name} longer than its {f.length} characters",
+           _too_long(f.name, f.length))
+      for f in SOURCE_ROW if f.kind == "varchar" and f.length and f.name != "name"),
     Rule("updated_at_invalid", "the source's last-change time is missing or unreadable",
          lambda df: df["updated_at"].isna()),
+    Rule("updated_at_future", "the source's last-change time is after the run started (read "
+         "again by later runs)", _in_future),
 )
 RULES_BY_NAME = {rule.name: rule for rule in RULES}

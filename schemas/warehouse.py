@@ -170,6 +170,44 @@ run_ledger = Table(
     Column("seconds", Float),
     Column("status", String(16), nullable=False),
     Column("finished_at", DateTime),
+    Column("new_rows", BigInteger, comment="source rows the warehouse had never held"),
+    Column("changed_rows", BigInteger, comment="source rows whose content changed"),
+    Column("detail", Text, comment="JSON: rows by rule and by ID repair, exports skipped, warnings"),
+)
+
+# Why a run, or one source of it, did not finish: one sentence, no personal data.
+run_failure = Table(
+    "run_failure", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("source_name", String(64), primary_key=True, comment="'' when not one source's"),
+    Column("stage", String(32), nullable=False, comment="stage | load | finish | run"),
+    Column("failed_at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# What each run read, per source and pooling region: the report's breakdowns and its scope.
+run_stat = Table(
+    "run_stat", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("source_name", String(64), primary_key=True),
+    Column("pooling_region", String(6), primary_key=True,
+           comment="GB/T 2260 code; '' where the row has no valid one"),
+    Column("measure", String(16), primary_key=True,
+           comment="extracted | accepted | quarantined | rule | repair"),
+    Column("item", String(64), primary_key=True, comment="the rule or ID repair; '' for rows"),
+    Column("rows", BigInteger, nullable=False),
+)
+
+# What each load wrote: rows new to the warehouse and rows changed, per bucket (-1: the
+# source's quarantined rows), source and pooling region. Written in the load's transaction.
+run_load = Table(
+    "run_load", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("source_name", String(64), primary_key=True),
+    Column("pooling_region", String(6), primary_key=True),
+    Column("new_rows", BigInteger, nullable=False),
+    Column("changed_rows", BigInteger, nullable=False),
 )
 
 watermark = Table(

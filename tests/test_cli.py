@@ -68,7 +68,7 @@ def _assert_no_personal_data(workdir: Path, printed: str) -> None:
 def test_missing_config_is_a_clear_error(tmp_path):
     done = _run(["run", "--config", str(tmp_path / "nope.toml")], tmp_path)
     assert done.returncode == 2
-    assert "nope.toml does not exist" in done.stderr
+    assert "nope.toml: does not exist" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 

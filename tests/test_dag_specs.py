@@ -8,9 +8,10 @@ import pytest
 
 from jinbao.airflow_tasks import interval_window
 from jinbao.backfill import backfill_slices
-from jinbao.dag_specs import DagConfigError, dag_specs, pools
+from jinbao.dag_specs import DagConfigError, dag_specs, pools, specs_and_broken
 
 PENSION = '[sources.pension]\nsystem = "pension"\nurl = "sqlite:///p.db"\n'
+WAREHOUSE = '[warehouse]\nurl = "sqlite:///w.db"\n'
 
 
 def test_one_dag_per_configuration_file_with_a_pool_per_source(tmp_path):
@@ -36,7 +37,7 @@ def test_one_dag_per_configuration_file_with_a_pool_per_source(tmp_path):
 
 
 def test_without_a_configuration_folder_one_dag_for_the_config_or_the_embedded_estate(tmp_path):
-    (tmp_path / "a.toml").write_text(PENSION, encoding="utf-8")
+    (tmp_path / "a.toml").write_text(WAREHOUSE + PENSION, encoding="utf-8")
     (one,) = dag_specs({"JINBAO_CONFIG": str(tmp_path / "a.toml")})
     assert one.dag_id == "jinbao_consolidate" and one.config == str(tmp_path / "a.toml")
     (embedded,) = dag_specs({})
@@ -48,23 +49,28 @@ def test_without_a_configuration_folder_one_dag_for_the_config_or_the_embedded_e
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[sources.pension]\nsystem = "fax"\n', "system = 'fax'; must be one of"),
-    ('[sources."pension 4401"]\nsystem = "pension"\n', "may hold only letters"),
-    (PENSION + "connections = 0\n", "connections = 0 must be a whole number"),
-    ('[airflow]\nstart_date = "spring"\n' + PENSION, "start_date = 'spring' is not a date"),
-    ("[warehouse]\n", r"no \[sources.<name>\] section"),
-    ("[sources\n", "cannot be read as TOML"),
+    (WAREHOUSE + '[sources.pension]\nsystem = "fax"\n', "system = 'fax': must be one of"),
+    (WAREHOUSE + '[sources."pension 4401"]\nsystem = "pension"\n', "may hold only letters"),
+    (WAREHOUSE + PENSION + "connections = 0\n", "connections = 0: must be at least 1"),
+    ('[airflow]\nstart_date = "spring"\n' + WAREHOUSE + PENSION, "start_date = 'spring': is not a date"),
+    (WAREHOUSE, r"[sources] is required"),
+    ("[sources\n", "is not valid TOML"),
 ])
 def test_a_configuration_that_cannot_become_a_dag_is_named(tmp_path, text, message):
     (tmp_path / "bad.toml").write_text(text, encoding="utf-8")
-    with pytest.raises(DagConfigError, match=message) as error:
+    (tmp_path / "good.toml").write_text(WAREHOUSE + PENSION, encoding="utf-8")
+    with pytest.raises(DagConfigError) as error:
         dag_specs({"JINBAO_DAG_CONFIGS": str(tmp_path)})
-    assert "bad.toml" in str(error.value)
+    assert message in str(error.value) and "bad.toml" in str(error.value)
+    # the other province's DAGs are made all the same
+    specs, broken = specs_and_broken({"JINBAO_DAG_CONFIGS": str(tmp_path)})
+    assert [s.dag_id for s in specs] == ["jinbao_good"]
+    assert [b.dag_id for b in broken] == ["jinbao_bad"] and message in broken[0].error
 
 
 def test_two_configurations_making_the_same_dag_are_refused(tmp_path):
     for name in ("a", "b"):
-        (tmp_path / f"{name}.toml").write_text('[airflow]\ndag_id = "x"\n' + PENSION)
+        (tmp_path / f"{name}.toml").write_text('[airflow]\ndag_id = "x"\n' + WAREHOUSE + PENSION)
     with pytest.raises(DagConfigError, match="both make DAG 'x'"):
         dag_specs({"JINBAO_DAG_CONFIGS": str(tmp_path)})
     with pytest.raises(DagConfigError, match="does not exist"):

@@ -132,7 +132,7 @@ def test_changed_source_row_updates_person_and_history(small_estate, tmp_path):
             "WHERE source_rows = 1) LIMIT 1")).one()
     with sqlite3.connect(estate / "maternity.db") as legacy:
         legacy.execute("UPDATE sy_cbry SET xm = '改名测试', cbzt = '0', "
-                       "gxsj = '2030-01-01 00:00:00.000000' WHERE grbh = ?", (target.source_key,))
+                       "gxsj = '2025-06-01 00:00:00.000000' WHERE grbh = ?", (target.source_key,))
     summary = run_pipeline(cfg)
     assert [m["extracted"] for m in summary.sources if m["source_name"] == "maternity"] == [1]
     with engine.connect() as conn:

@@ -44,8 +44,12 @@ def _case(engine, kind: str, where: str = "1=1") -> dict:
             "ORDER BY case_id LIMIT 1"), {"k": kind}).mappings().one())
 
 
+REVIEWER = "caseworker.li"
+
+
 def _review(config, *args) -> int:
-    return main(["review", *args, "--config", str(config)])
+    who = ["--by", REVIEWER] if args[0] in ("resolve", "undo") else []
+    return main(["review", *args, *who, "--config", str(config)])
 
 
 def test_merge_is_kept_by_reruns_and_undone_exactly(loaded, capsys):
@@ -62,8 +66,20 @@ def test_merge_is_kept_by_reruns_and_undone_exactly(loaded, capsys):
                 "SELECT outcome, id_number FROM source_record WHERE source_system || '|' || "
                 "source_key = :r"), {"r": row}).one()
 
+    # a merge is never implied: without --keep (or without a reviewer's name) nothing happens
+    capsys.readouterr()
+    assert main(["review", "resolve", case["case_id"], "merge", "--by", REVIEWER,
+                 "--config", str(config)]) == 2
+    assert "merge needs --keep 1 or --keep 2" in capsys.readouterr().err
+    assert main(["review", "resolve", case["case_id"], "merge", "--keep", str(keep),
+                 "--config", str(config)]) == 2
+    assert "who decides? give --by NAME" in capsys.readouterr().err
+    assert _state(engine) == before
     assert _review(config, "resolve", case["case_id"], "merge", "--keep", str(keep)) == 0
     assert tuple(owner()) == ("accepted", person_id)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT decided_by FROM review_decision")).scalars().all() == [
+            REVIEWER]
     merged = _state(engine, hashes=False)
     run_pipeline(cfg, since="1900-01-01")  # the whole estate read again: the merge holds
     assert tuple(owner()) == ("accepted", person_id)
@@ -112,10 +128,10 @@ def test_keep_apart_stays_decided_and_mistakes_are_named(loaded, capsys):
         cases = pd.read_sql(select(review_case), conn)
     assert cases.set_index("case_id").loc[case["case_id"], "status"] == "resolved"
     capsys.readouterr()
-    assert _review(config, "resolve", case["case_id"], "merge") == 2  # already decided
+    assert _review(config, "resolve", case["case_id"], "merge", "--keep", "1") == 2  # decided
     assert _review(config, "resolve", "no-such-case", "dismiss") == 2
     other = _case(engine, "duplicate_enrollment")
-    assert _review(config, "resolve", other["case_id"], "merge") == 2  # not for this kind
+    assert _review(config, "resolve", other["case_id"], "merge", "--keep", "1") == 2  # wrong kind
     assert "takes confirm | dismiss" in capsys.readouterr().err
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
-from schemas.codes import ethnicity_by_name
+from schemas.codes import area_codes, ethnicity_by_name
 from transforms.identity import repaired_ids
 from transforms.text import SPACE, matches, nfkc, replaced
 
@@ -89,6 +89,25 @@ def parsed_moments(raw: pd.Series) -> pd.Series:
     text = raw.astype(STRING).str.replace("/", "-", regex=False).str.slice(0, 19)
     return pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce").astype(
         "datetime64[us]")
+
+
+def region_codes(pooling_region: pd.Series) -> pd.Series:
+    """The pooling region where it is a GB/T 2260 code, else '' (unknown): for breakdowns."""
+    text = pooling_region.astype(STRING).str.strip()
+    return text.where(text.isin(area_codes()), "").fillna("")
+
+
+def watermark_moments(marks: pd.Series) -> pd.Series:
+    """Each row's watermark as a moment: a change time 'YYYY-MM-DD HH:MM:SS', or an export
+    month 'YYYY-MM' (its last second); NaT where it cannot be read."""
+    text = marks.astype(STRING)
+    moments = parsed_moments(text)
+    month = text.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).astype(bool)
+    if month.any():
+        first = pd.to_datetime(text[month] + "-01", format="%Y-%m-%d")
+        moments[month] = (first + pd.offsets.MonthEnd(0) + pd.Timedelta(
+            hours=23, minutes=59, seconds=59)).astype("datetime64[us]")
+    return moments
 
 
 def normalized_names(raw: pd.Series) -> pd.Series:

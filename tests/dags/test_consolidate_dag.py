@@ -88,13 +88,19 @@ def test_dags_come_from_the_configurations_and_parse_quickly(airflow_env, tmp_pa
     assert bag["report_schedule"] == "AssetTriggeredTimetable"
 
 
-def test_a_broken_configuration_is_an_import_error_naming_the_file(airflow_env, tmp_path):
-    (tmp_path / "4401.toml").write_text(PROVINCE.replace('system = "injury"', 'system = "fax"'))
-    code = (f"from airflow.dag_processing.dagbag import DagBag; b=DagBag(dag_folder={str(REPO / 'dags')!r});"
-            "print(list(b.import_errors.values())[0])")
-    env = {**airflow_env, "JINBAO_DAG_CONFIGS": str(tmp_path / "4401.toml")}
+def test_a_broken_configuration_is_an_import_error_of_its_own_dags_only(airflow_env, tmp_path):
+    (tmp_path / "4401.toml").write_text(PROVINCE)
+    (tmp_path / "4403.toml").write_text(PROVINCE.replace("4401", "4403").replace(
+        'system = "injury"', 'system = "fax"'))
+    code = (f"import json; from airflow.dag_processing.dagbag import DagBag; "
+            f"b=DagBag(dag_folder={str(REPO / 'dags')!r});"
+            "print(json.dumps({'ids': sorted(b.dag_ids), 'errors': list(b.import_errors.values())}))")
+    env = {**airflow_env, "JINBAO_DAG_CONFIGS": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert "4401.toml: [sources.injury_4401] system = 'fax'" in done.stdout, done.stderr[-2000:]
+    bag = json.loads(done.stdout.strip().splitlines()[-1])
+    assert bag["ids"] == ["jinbao_4401", "jinbao_4401_report"], done.stderr[-2000:]
+    assert len(bag["errors"]) == 2  # each DAG file names the broken province file
+    assert all("4403.toml: [sources.injury_4403] system = 'fax'" in e for e in bag["errors"])
 
 
 def test_airflow_dags_test_runs_the_pipeline(airflow_env, small_estate, tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from jinbao.runner import RECORD_COLUMNS, row_hashes
-from loaders.warehouse import ensure_schema, load_source_rows, recompute_dirty, warehouse_engine
+from loaders.schema import ensure_schema
+from loaders.warehouse import load_source_rows, recompute_dirty, warehouse_engine
 from schemas.warehouse import dirty_person, enrollment, person, person_history, source_record
 from transforms.reconcile import bucket_of
 
