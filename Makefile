@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 demo: install  ## build the embedded estate if absent, run the whole pipeline, print the summary
 	$(BIN)/jinbao demo
+	@echo "jinbao is $(BIN)/jinbao: run '. $(BIN)/activate' to put it on your PATH"
 
 lint: install
 	$(BIN)/ruff check .

@@ -163,8 +163,10 @@ def is_transient(error: BaseException) -> bool:
 
 
 def text_batches(source: SourceSettings, statement: Select,
-                 batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
-    """Stream `statement`'s rows from `source` as Arrow tables of text, `batch_rows` at a time."""
+                 batch_rows: int | None = None) -> Iterator[pa.Table]:
+    """Stream `statement`'s rows from `source` as Arrow tables of text, `batch_rows` (default
+    BATCH_ROWS) at a time."""
+    batch_rows = batch_rows or BATCH_ROWS
     url = make_url(source.url)
     backend = url.get_backend_name()
     names = [c.name for c in statement.selected_columns]

@@ -361,13 +361,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     found = findings(cfg, airflow=not args.no_airflow)
-    table = Table(title=f"jinbao doctor: {cfg.path or 'the embedded default'}")
-    for column in ("", "area", "finding", "what to do"):
-        table.add_column(column, overflow="fold")
-    marks = {OK: "[green]ok[/green]", FAIL: "[red]problem[/red]"}
+    out.print(f"jinbao doctor: {cfg.path or 'the embedded default'}", markup=False)
+    styles = {OK: "green", FAIL: "red"}
     for f in found:
-        table.add_row(marks.get(f.state, "[yellow]warning[/yellow]"), f.area, f.said, f.fix)
-    out.print(table)
+        out.print(f"{f.state:>8}  {f.area}: {f.said}", style=styles.get(f.state, "yellow"),
+                  markup=False)
+        if f.fix and f.state != OK:
+            out.print(f"          -> {f.fix}", markup=False)
     problems = sum(f.state == FAIL for f in found)
     out.print(f"{problems} problem(s), {sum(f.state not in (OK, FAIL) for f in found)} warning(s)")
     return 2 if problems else 0

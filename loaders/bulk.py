@@ -113,7 +113,9 @@ def read_frame(conn: Connection, statement: Select) -> pd.DataFrame:
             buffer.write(chunk)
     columns = list(statement.selected_columns)
     types = {c.name: _arrow_type(c) for c in columns}
-    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+    # COPY writes NULL as an unquoted empty field and '' as "": nothing else is null (a name
+    # that is the word NULL or NA stays a name)
+    options = pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
                                    quoted_strings_can_be_null=False)
     if buffer.tell() == 0:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in types})

@@ -55,3 +55,74 @@ def test_wrong_header_is_a_clear_error(tmp_path):
     (tmp_path / "2024-10" / "440100.csv").write_text("a,b\n1,2\n", encoding="gb18030")
     with pytest.raises(ExportFormatError, match="source injury: .*440100.csv has header"):
         extract(SourceSettings("injury", "injury", path=tmp_path), None, None)
+
+
+def _people(n: int, city: str = "440100") -> list[list[str]]:
+    from estate.population import check_char
+
+    rows = []
+    for i in range(n):
+        first17 = f"{city}1985040{i % 10}{i:03d}"[:17]
+        rows.append(_row(str(i + 1), f"张{i}", first17 + check_char(first17)))
+    return rows
+
+
+def test_a_stray_quote_costs_its_line_only(tmp_path):
+    rows = _people(80)
+    _write(tmp_path, "2024-10", "440100", rows)
+    path = tmp_path / "2024-10" / "440100.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    lines[5] = lines[5].replace(b",\xd5\xc5", b',"\xd5\xc5', 1)  # ,"张4 — a quote never closed
+    path.write_bytes(b"\r\n".join(lines))
+    table = extract(SourceSettings("injury", "injury", path=tmp_path), None, None).to_pylist()
+    assert len(table) == 80
+    broken = [r for r in table if r["_extract_rule"]]
+    assert [(r["_extract_rule"], r["_source_key"]) for r in broken] == [
+        ("csv_unbalanced_quote", "440100|5|2024-10")]
+    assert sum(1 for r in table if r["_extract_rule"] is None) == 79
+
+
+def test_a_quoted_field_may_hold_a_line_break(tmp_path):
+    rows = _people(3)
+    rows[1][1] = '李四\r\n,"quoted,"'  # hostile text as the simulator writes it: one record
+    _write(tmp_path, "2024-10", "440100", rows)
+    table = extract(SourceSettings("injury", "injury", path=tmp_path), None, None).to_pylist()
+    assert [r["_extract_rule"] for r in table] == [None, None, None]
+    assert table[1]["姓名"] == '李四\r\n,"quoted,"'
+
+
+def test_duplicate_keys_invalid_bytes_and_oversized_fields_are_named(tmp_path):
+    rows = _people(4)
+    rows[1][2] = rows[2][2] = ""  # two rows without a number ...
+    rows[2][0] = rows[1][0]  # ... and with the same 序号
+    rows[3][1] = "王" * 200_000  # over csv's 128 KiB field limit
+    _write(tmp_path, "2024-10", "440100", rows)
+    path = tmp_path / "2024-10" / "440100.csv"
+    path.write_bytes(path.read_bytes().replace("张0".encode("gb18030"), b"\xff\xfe0"))
+    table = extract(SourceSettings("injury", "injury", path=tmp_path), None, None).to_pylist()
+    rules = {r["_source_key"]: r["_extract_rule"] for r in table}
+    assert len(table) == 4 and len(rules) == 4  # every key unique
+    assert rules["440100|2|2024-10"] is None
+    assert rules["440100|2|2024-10#L4"] == "duplicate_source_key"
+    assert "text_invalid_encoding" in rules.values() and "field_oversized" in rules.values()
+    cut = next(r for r in table if r["_extract_rule"] == "field_oversized")
+    assert len(cut["姓名"]) < 5000
+
+
+def test_stray_folders_and_files_are_named_never_read(tmp_path):
+    from extractors.registry import extract_notes
+
+    _write(tmp_path, "2024-10", "440100", _people(2))
+    _write(tmp_path, "2024-11", "440300", _people(2, "440300"))
+    (tmp_path / "2024-11" / "440300.csv").rename(tmp_path / "2024-11" / "440300.CSV")
+    for stray in ("backup1", "2024-13"):
+        _write(tmp_path, stray, "440100", _people(2))
+    (tmp_path / "2024-10" / "readme.txt").write_text("notes", "utf-8")
+    (tmp_path / "index.xlsx").write_text("x", "utf-8")
+    source = SourceSettings("injury", "injury", path=tmp_path)
+    table = extract(source, None, None).to_pylist()
+    assert {r["month"] for r in table} == {"2024-10", "2024-11"}  # .CSV read; strays not
+    assert {r["city"] for r in table} == {"440100", "440300"}
+    notes = extract_notes(source)
+    assert sorted(n.split(":")[0] for n in notes) == [
+        "2024-10/readme.txt", "2024-13/", "backup1/", "index.xlsx"]

@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+import pyarrow as pa
+
 from estate import write_database
 from extractors.registry import LINEAGE, extract
 from extractors.settings import SourceSettings
@@ -62,3 +64,48 @@ def test_a_source_that_is_down_is_unavailable_but_one_without_its_tables_is_brok
     missing = SourceSettings("pension", "pension", url=f"sqlite:///{tmp_path / 'absent.db'}")
     with pytest.raises(SourceBroken, match="does not exist"):
         extract(missing, run_id="r1")
+
+
+def _maternity_without_constraints(tmp_path, rows: list[tuple]):
+    """A maternity table as an old system keeps it: no primary key, anything in any column."""
+    import sqlite3
+
+    path = tmp_path / "maternity.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE sy_cbry (grbh, sfzh, xm, xb, csrq, cbzt, dwbh, tcq, gxsj)")
+        conn.executemany("INSERT INTO sy_cbry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return SourceSettings("maternity", "maternity", url=f"sqlite:///{path}")
+
+
+def _mat(key, name="李娜", changed="2024-01-01 00:00:00"):
+    return (key, "310112198504095227", name, "2", "1985-04-09", "1", "E1", "440100", changed)
+
+
+def test_invalid_text_and_blobs_are_kept_escaped_and_named(tmp_path):
+    source = _maternity_without_constraints(tmp_path, [
+        _mat("S1"), _mat("S2", "中".encode() + b"\xff"), _mat("S3", b"\x00\xff\x10")])
+    rows = {r["_source_key"]: r for r in extract(source).to_pylist()}
+    assert rows["S1"]["_extract_rule"] is None
+    assert rows["S2"]["xm"] == "中\\xff" and rows["S2"]["_extract_rule"] == "text_invalid_encoding"
+    assert rows["S3"]["_extract_rule"] == "text_invalid_encoding"
+
+
+def test_missing_and_duplicated_keys_get_keys_of_their_own(tmp_path, monkeypatch):
+    from extractors import registry, sql
+
+    rows = [_mat(f"S{i:03d}") for i in range(30)]
+    rows += [_mat("S010", "王芳"), _mat("S020"), _mat(None), _mat(None, "赵敏")]
+    source = _maternity_without_constraints(tmp_path, rows)
+    for batch_rows in (3, 7, 1000):  # a key's rows are never split between two batches
+        monkeypatch.setattr(sql, "BATCH_ROWS", batch_rows)
+        batches = list(registry.extract_batches(source, batch_rows=batch_rows))
+        assert len(batches) > 1 or batch_rows == 1000
+        table = pa.concat_tables(batches)
+        got = {r["_source_key"]: r["_extract_rule"] for r in table.to_pylist()}
+        assert len(got) == table.num_rows == 34  # nothing dropped, every key unique
+        assert sum(k.startswith("S010#dup-") for k in got) == 2 and "S010" not in got
+        copies = sorted(k for k in got if k.startswith("S020#dup-"))  # two identical rows
+        assert len(copies) == 2 and copies[1] == copies[0] + "-2"
+        missing = [k for k, rule in got.items() if rule == "source_key_missing"]
+        assert len(missing) == 2 and all(k.startswith("#nokey-") for k in missing)
+        assert got["S011"] is None
