@@ -105,7 +105,8 @@ def print_summary(cfg: Config, summary) -> None:
     out.print(cases_line(cfg))
     gx = [m["gx"] for m in summary.sources if m["gx"].get("data_docs")]
     failed = sum(1 for g in gx if not g["success"])
-    out.print(f"GX validations: {len(gx)} run, {failed} with failed expectations")
+    out.print(f"GX validations: {len(gx)} sources validated before the split; {failed} with "
+              "unmet expectations (their quarantined rows, rule by rule, in the Data Docs)")
     if gx:
         out.print(f"Data Docs: {gx[0]['data_docs']}")
     out.print(f"warehouse: {masked_url(cfg.warehouse_url)}", markup=False)

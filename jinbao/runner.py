@@ -58,7 +58,7 @@ from loaders.warehouse import (
     tally_of,
     warehouse_engine,
 )
-from quality.gx_validation import build_data_docs, validate_accepted
+from quality.gx_validation import build_data_docs, validate_rows
 from quality.masking import scrubbed
 from quality.outcomes import failed_rules, quarantine_rows, rule_lists
 from schemas.warehouse import identity_override, run_failure
@@ -195,10 +195,16 @@ def merged_ids(cfg: Config, source_name: str) -> dict[str, str]:
 def _gx_summary(results: list[dict]) -> dict:
     if not results:
         return {"success": True, "evaluated": 0, "unsuccessful": 0, "batches": 0}
+    rows = sum(r["rows"] for r in results)
+    broken: dict[str, float] = {}
+    for r in results:  # each batch's share of its rows, weighed into the stage's share
+        for rule, percent in r["rules_percent"].items():
+            broken[rule] = broken.get(rule, 0.0) + percent * r["rows"] / max(rows, 1)
     return {"success": all(r["success"] for r in results),
             "evaluated": sum(r["evaluated"] for r in results),
             "unsuccessful": sum(r["unsuccessful"] for r in results),
             "failed": sorted({f for r in results for f in r["failed"]}),
+            "rules_percent": {k: round(v, 4) for k, v in sorted(broken.items())},
             "batches": len(results), "data_docs": results[0]["data_docs"]}
 
 
@@ -272,9 +278,9 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             watermark, beyond = later(watermark, top), beyond + late
             stats.add(record, failures)
             clock.lap("stage_write")
-            if len(accepted):
-                gx.append(validate_accepted(accepted, source_name, run_id, cfg.gx_root,
-                                              tuple(cfg.sources)))
+            # every row, before the split: the record shows what each rule rejected
+            gx.append(validate_rows(record, failures, source_name, run_id, cfg.gx_root,
+                                    tuple(cfg.sources)))
             clock.lap("validate")
             # free this batch before the next one is read: memory holds one batch, not two
             del raw, record, rule_rows, failures, accepted

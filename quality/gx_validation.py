@@ -1,7 +1,12 @@
-"""The Great Expectations record: a suite built from schemas.fields, run on each accepted batch.
+"""The Great Expectations record: every standardised row of every batch, before the accepted /
+quarantined split, against a suite built from the standard: the field specs (schemas.fields)
+and every row rule (schemas.rules), the latter as a column per rule that says whether the row
+passes it. So Data Docs show each rule's real unexpected percentage per source and run.
 
-Results are persisted in a file context and rendered as Data Docs. The result format is BASIC with
-no unexpected values listed, so no ID number or name is copied into results or docs.
+Results are persisted in a file context and rendered as Data Docs that open offline: the pages'
+styles and scripts are served from the site itself (quality/data_docs_assets), never a CDN. The
+result format is BASIC with no unexpected values listed, so no ID number or name is copied into
+results or docs.
 """
 
 from __future__ import annotations
@@ -10,25 +15,44 @@ import fcntl
 import json
 import logging
 import os
+import re
+import shutil
+import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from schemas.codes import code_table
 from schemas.fields import SOURCE_ROW
+from schemas.rules import RULES
 
 SUITE = "jinbao_source_row"
+BATCH = "standardized"
 REQUIRED = ("id_number", "name", "scheme", "pooling_region", "status")
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0,
                  "include_unexpected_rows": False}
 
 
+PASSES = "passes_"
+"""Prefix of the column that says whether a row passes one rule (passes_id_checksum)."""
+
+
+def rule_columns(failures: pd.DataFrame) -> pd.DataFrame:
+    """One boolean column per rule: True where the row passes it."""
+    return pd.DataFrame({f"{PASSES}{name}": ~failures[name].to_numpy()
+                         for name in failures.columns}, index=failures.index)
+
+
 def expectations() -> list:
-    """The expectations of an accepted source row, derived from the field specs."""
+    """The expectations of a standardised source row: every rule passed, and the field specs
+    met (which a quarantined row may not)."""
     import great_expectations.expectations as gxe
 
-    result = []
+    result = [gxe.ExpectColumnValuesToBeInSet(
+        column=f"{PASSES}{rule.name}", value_set=[True], description=f"rule {rule.name}: "
+        f"{rule.description}", meta={"rule": rule.name}) for rule in RULES]
     for spec in SOURCE_ROW:
         if spec.name in REQUIRED:
             result.append(gxe.ExpectColumnValuesToNotBeNull(column=spec.name))
@@ -110,32 +134,38 @@ def _definition(root: Path, source_name: str, all_sources: tuple[str, ...]):
             for name in dict.fromkeys((source_name, *all_sources)):
                 asset = next((a for a in datasource.assets if a.name == name), None)
                 asset = asset or datasource.add_dataframe_asset(name)
-                batch = next((b for b in asset.batch_definitions if b.name == "accepted"), None)
-                batch = batch or asset.add_batch_definition_whole_dataframe("accepted")
+                batch = next((b for b in asset.batch_definitions if b.name == BATCH), None)
+                batch = batch or asset.add_batch_definition_whole_dataframe(BATCH)
                 definitions[name] = _saved(
                     context.validation_definitions,
-                    gx.ValidationDefinition(name=f"{name}_accepted", data=batch, suite=suite),
+                    gx.ValidationDefinition(name=f"{name}_{BATCH}", data=batch, suite=suite),
                     lambda stored, b=batch: stored.suite.id == suite.id and stored.data.id == b.id)
     return definitions[source_name]
 
 
-def validate_accepted(rows: pd.DataFrame, source_name: str, run_id: str, root: Path,
-                      all_sources: tuple[str, ...] = ()) -> dict:
-    """Validate one batch of a source's accepted rows; the result is stored under the run's
-    name (each batch its own file, so parallel stages need no lock). `all_sources`: every source
-    the run stages (their definitions are set up together). Returns the statistics."""
+def validate_rows(rows: pd.DataFrame, failures: pd.DataFrame, source_name: str, run_id: str,
+                  root: Path, all_sources: tuple[str, ...] = ()) -> dict:
+    """Validate one batch of a source's standardised rows (accepted and quarantined) and the
+    rules each failed; the result is stored under the run's name (each batch its own file, so
+    parallel stages need no lock). `all_sources`: every source the run stages (their
+    definitions are set up together). Returns the statistics, with each rule's share of rows
+    that broke it."""
     import great_expectations as gx
 
     definition = _definition(root, source_name, all_sources)
-    frame = rows[[f.name for f in SOURCE_ROW]]
+    frame = pd.concat([rows[[f.name for f in SOURCE_ROW]], rule_columns(failures)], axis=1)
     result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
                             run_id=gx.RunIdentifier(run_name=run_id))
     stats = result.statistics
     failed = [r.expectation_config.type + ":" + str(r.expectation_config.kwargs.get("column"))
               for r in result.results if not r.success]
+    broken = {str(r.expectation_config.kwargs["column"]).removeprefix(PASSES):
+              round(float(r.result.get("unexpected_percent") or 0.0), 4)
+              for r in result.results if not r.success
+              and str(r.expectation_config.kwargs.get("column")).startswith(PASSES)}
     return {"success": bool(result.success), "evaluated": stats["evaluated_expectations"],
             "unsuccessful": stats["unsuccessful_expectations"], "failed": failed,
-            "data_docs": str(data_docs_index(root))}
+            "rules_percent": broken, "rows": len(frame), "data_docs": str(data_docs_index(root))}
 
 
 def data_docs_index(root: Path) -> Path:
@@ -143,12 +173,81 @@ def data_docs_index(root: Path) -> Path:
 
 
 def build_data_docs(root: Path, run_id: str) -> Path:
-    """Render the run's validation results into the Data Docs site (earlier runs' pages stay)
-    and rebuild its index; returns the index page."""
+    """Render the run's validation results into the Data Docs site (earlier runs' pages stay),
+    rebuild its index, and make the pages written open offline; returns the index page."""
     context, _ = _context(root)
     with _project_lock(root):
         keys = [k for k in context.validation_results_store.list_keys()
                 if k.run_id.run_name == run_id]
         if keys:
+            began = time.time() - 1
             context.build_data_docs(resource_identifiers=keys)
+            offline_site(data_docs_index(root).parent, since=began)
     return data_docs_index(root)
+
+
+ASSETS = Path(__file__).parent / "data_docs_assets"
+# What GX's page templates load from CDNs, and the local copy each becomes ('' drops it: vega
+# draws charts our expectations never ask for; the dark theme is optional)
+CDN = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.min.js",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap.min.js",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js":
+        "bootstrap-table.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css":
+        "bootstrap-table.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.min.js": "bootstrap-table-filter-control.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.min.css": "bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+    "bootstrap-table-filter-control.css": "bootstrap-table-filter-control.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/"
+    "bootstrap-datepicker.min.js": "bootstrap-datepicker.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/"
+    "bootstrap-datepicker.min.css": "bootstrap-datepicker.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css":
+        "fontawesome/css/all.min.css",
+    "https://cdn.jsdelivr.net/npm/vega@5": "",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": "",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": "",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/"
+    "bootstrap-prefers-dark.css": "",
+}
+_TAG = re.compile(r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:</script>)?')
+_REMOTE_IMAGE = re.compile(r'https://great-expectations-web-assets\.s3[^"\']*?/([a-z_-]+\.png)'
+                           r'[^"\']*')
+
+
+def _local(match: re.Match, static: str) -> str:
+    """A CDN <script> or <link> tag as one for the site's own copy (or nothing)."""
+    tag, url = match.group(1), match.group(2)
+    if url not in CDN:
+        return match.group(0)
+    if not CDN[url]:
+        return ""
+    path = f"{static}/vendor/{CDN[url]}"
+    return f'<script src="{path}"></script>' if tag == "script" else \
+        f'<link rel="stylesheet" href="{path}">'
+
+
+def offline_site(site: Path, since: float = 0.0) -> int:
+    """Serve the site's styles and scripts from the site (static/vendor/) and its logo from
+    static/images; pages written since `since` are rewritten. Returns how many."""
+    vendor = site / "static" / "vendor"
+    if not (vendor / "jquery.min.js").exists():
+        shutil.copytree(ASSETS, vendor, dirs_exist_ok=True)
+    rewritten = 0
+    for page in site.rglob("*.html"):
+        if page.stat().st_mtime < since:
+            continue
+        text = page.read_text("utf-8")
+        static = os.path.relpath(site / "static", page.parent)
+        offline = _TAG.sub(partial(_local, static=static), text)
+        offline = _REMOTE_IMAGE.sub(lambda m, s=static: f"{s}/images/{m.group(1)}", offline)
+        if offline != text:
+            page.write_text(offline, "utf-8")
+            rewritten += 1
+    return rewritten

@@ -114,3 +114,32 @@ def test_the_report_renders_in_headless_chromium(reported, tmp_path):
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
     assert shot.exists() and _png_colours(shot) > 32  # text, tables and charts, not blank
+
+
+OFFLINE = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", "--disable-sync",
+           "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+           "--virtual-time-budget=5000"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_data_docs_render_with_the_network_off(reported, tmp_path):
+    """The index builds its table in JavaScript (bootstrap-table over jQuery): with the CDNs out
+    of reach it is blank unless the site serves them itself."""
+    cfg, summary, _, _, _ = reported
+    from quality.gx_validation import data_docs_index
+
+    index = data_docs_index(cfg.gx_root)
+    done = subprocess.run([CHROMIUM, *OFFLINE, f"--user-data-dir={tmp_path / 'profile'}",
+                           "--dump-dom", index.as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = re.findall(r"<tr[^>]*data-index", done.stdout)  # rows bootstrap-table rendered
+    assert len(rows) >= 5, "the index table did not render offline"
+    assert summary.run_id in done.stdout
+    page = next(index.parent.glob(f"validations/*/{summary.run_id}/*/jinbao-pension.html"))
+    shown = subprocess.run([CHROMIUM, *OFFLINE, f"--user-data-dir={tmp_path / 'profile2'}",
+                            "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                           timeout=120).stdout
+    assert "passes_id_checksum" in shown and "rule id_checksum" in shown
+    assert re.search(r"\d+(\.\d+)?% unexpected", shown), "no rule shows its percentage"
