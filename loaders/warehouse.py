@@ -189,14 +189,15 @@ def _tally_changed(conn: Connection, incoming: Table, changed: Table, tally: Tal
 
 
 def record_load(conn: Connection, run_id: str, bucket: int, tally: Tally) -> None:
-    """What one load wrote, in its own transaction: kept only by the first attempt that
-    committed (a retried load of the same files finds nothing left to write)."""
-    done = conn.execute(select(literal(1)).where(run_load.c.run_id == run_id,
-                                                 run_load.c.bucket == bucket).limit(1)).first()
+    """What one load wrote, in its own transaction. A load retried after it committed finds
+    nothing left to write; what the first attempt recorded stays."""
+    known = set(conn.execute(select(run_load.c.source_name, run_load.c.pooling_region).where(
+        run_load.c.run_id == run_id, run_load.c.bucket == bucket)).all())
     rows = [{"run_id": run_id, "bucket": bucket, "source_name": source, "pooling_region": code,
              "new_rows": new, "changed_rows": old}
-            for (source, code), (new, old) in sorted(tally.items()) if new or old]
-    if not done and rows:
+            for (source, code), (new, old) in sorted(tally.items())
+            if (new or old) and (source, code) not in known]
+    if rows:
         conn.execute(run_load.insert(), rows)
 
 

@@ -52,3 +52,13 @@ def area_codes() -> frozenset[str]:
 def county_codes() -> tuple[str, ...]:
     """Area codes of counties and districts (not the province or city aggregate rows)."""
     return tuple(sorted(c for c in area_codes() if not c.endswith("00")))
+
+
+@cache
+def area_name(code: str) -> str:
+    """The name GB/T 2260 gives a six-digit code ('440106' -> 天河区), '' if it gives none."""
+    from stdnum import numdb
+
+    found = dict(numdb.get("cn/loc").info(code)[-1][1]) if len(code) == 6 else {}
+    name = found.get("county") or found.get("prefecture") or found.get("province") or ""
+    return name.split("]")[-1]  # '[1985-]天河区': the years the code was valid, then the name

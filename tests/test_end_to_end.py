@@ -135,6 +135,10 @@ def test_changed_source_row_updates_person_and_history(small_estate, tmp_path):
                        "gxsj = '2025-06-01 00:00:00.000000' WHERE grbh = ?", (target.source_key,))
     summary = run_pipeline(cfg)
     assert [m["extracted"] for m in summary.sources if m["source_name"] == "maternity"] == [1]
+    with engine.connect() as conn:  # the ledger says what the load did with it
+        assert tuple(conn.execute(text(
+            "SELECT new_rows, changed_rows FROM run_ledger WHERE run_id = :r AND "
+            "source_name = 'maternity'"), {"r": summary.run_id}).one()) == (0, 1)
     with engine.connect() as conn:
         name = conn.execute(text("SELECT name FROM person WHERE id_number = :i"),
                             {"i": target.id_number}).scalar_one()

@@ -58,6 +58,63 @@ def test_figures_are_the_warehouse_counts(reported):
             engine, "SELECT count(DISTINCT id_number) FROM enrollment WHERE scheme = :s AND "
                     "status = '1'", s=scheme["scheme"])
     assert data["trends"][-1]["run_id"] == summary.run_id
+    # a first run: every row is new
+    assert total["new"] == total["extracted"] and total["changed"] == total["unchanged"] == 0
+
+
+def test_rules_repairs_regions_and_months_are_the_warehouse_counts(reported):
+    _, summary, _, data, engine = reported
+    for rule, by_source in data["rules_by_source"].items():
+        for source, rows in by_source.items():
+            assert rows == _scalar(engine, "SELECT count(*) FROM quarantine WHERE rule = :r AND "
+                                           "source_system = :s", r=rule, s=source)
+    assert data["repairs_by_source"], "the estate's numbers need repairs"
+    for repair, by_source in data["repairs_by_source"].items():
+        for source, rows in by_source.items():
+            assert rows == _scalar(engine, "SELECT count(*) FROM source_record WHERE outcome = "
+                                           "'accepted' AND source_system = :s AND ',' || "
+                                           "id_repairs || ',' LIKE :p", s=source,
+                                   p=f"%,{repair},%")
+    regions = data["regions"]
+    assert sum(r["extracted"] for r in regions) == data["ledger"]["total"]["extracted"]
+    for r in regions:
+        if r["pooling_region"]:
+            assert r["extracted"] == _scalar(engine, "SELECT count(*) FROM source_record WHERE "
+                                                     "pooling_region = :p", p=r["pooling_region"])
+    assert [m["month"] for m in data["months"]] == [
+        _scalar(engine, "SELECT substr(max(finished_at), 1, 7) FROM run_ledger")]
+    assert data["months"][0]["extracted"] == data["ledger"]["total"]["extracted"]
+
+
+def test_every_section_keeps_to_the_province(reported, tmp_path):
+    cfg, summary, _, data, engine = reported
+    from quality.report import report_data
+
+    guangdong = report_data(engine, summary.run_id, province="44")
+    invalid = sum(r["extracted"] for r in data["regions"] if not r["pooling_region"])
+    assert guangdong["ledger"]["total"]["extracted"] == data["ledger"]["total"]["extracted"] - invalid
+    assert all(r["pooling_region"].startswith("44") for r in guangdong["regions"])
+    assert guangdong["merges"]["rows"] == _scalar(
+        engine, "SELECT count(*) FROM source_record WHERE outcome = 'accepted' AND "
+                "pooling_region LIKE '44%'")
+    beijing = report_data(engine, summary.run_id, province="11")  # none of the estate's cities
+    assert beijing["ledger"]["total"]["extracted"] == 0 and beijing["ledger"]["sources"] == []
+    assert beijing["rules_by_source"] == beijing["repairs_by_source"] == {}
+    assert beijing["regions"] == [] and beijing["quarantine"] == []
+    assert beijing["merges"]["rows"] == 0 and beijing["coverage"] == [] and beijing["cases"] == {}
+    assert all(t["extracted"] == 0 for t in beijing["trends"])
+    assert beijing["scope"]["province_name"] == "北京市"
+
+
+def test_the_page_speaks_chinese_first_and_draws_axes(reported):
+    _, _, page, _, _ = reported
+    html = page.read_text("utf-8")
+    for label in ("每一行来源数据都有去处 Every source row accounted for", "规则 × 来源",
+                  "修复后接收的身份证号", "按统筹区", "按月", "新增 new"):
+        assert label in html
+    assert 'lang=zh-CN' in html
+    charts = html.count("<svg")
+    assert charts >= 6 and html.count('transform="rotate(-90') == charts  # every y axis titled
 
 
 def test_the_report_shows_no_personal_data(reported, estate_2000):
