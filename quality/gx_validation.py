@@ -28,6 +28,10 @@ from schemas.codes import code_table
 from schemas.fields import SOURCE_ROW
 from schemas.rules import RULES
 
+# GX narrates every step, its imports included, at INFO: in a task's log that was most of the
+# lines. Set before any GX import (each import below is inside a function).
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
 SUITE = "jinbao_source_row"
 BATCH = "standardized"
 REQUIRED = ("id_number", "name", "scheme", "pooling_region", "status")
@@ -75,8 +79,6 @@ def _context(root: Path) -> tuple:
     be writing its files)."""
     if root not in _CONTEXTS:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        # GX narrates every step at INFO: in a task's log that is most of the lines
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 

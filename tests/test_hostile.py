@@ -545,3 +545,28 @@ def test_the_readme_names_every_command():
     for command in ("jinbao doctor", "jinbao db upgrade", "jinbao config schema", "--json",
                     "--debug", "--version"):
         assert command in readme
+
+
+@pytest.mark.postgres
+def test_a_locked_source_table_is_unavailable_not_a_hang(case, pg_url):
+    import time
+
+    from estate import write_database
+
+    with sqlite3.connect(case.estate / "maternity.db") as conn:
+        conn.row_factory = sqlite3.Row
+        rows = [dict(r) for r in conn.execute("SELECT * FROM sy_cbry")]
+    write_database("maternity", pg_url, {"sy_cbry": rows})
+    case.set_config('url = "sqlite:///' + str(case.estate / "maternity.db") + '"',
+                    f'url = "{pg_url}"\nconnect_timeout = 2')
+    holder = create_engine(pg_url).connect()
+    holder.execute(text("LOCK TABLE sy_cbry IN ACCESS EXCLUSIVE MODE"))  # held: no commit
+    try:
+        began = time.monotonic()
+        assert case.jinbao("run") == 2
+        assert time.monotonic() - began < 60
+        assert "source maternity: cannot read" in case.printed and "lock" in case.printed
+    finally:
+        holder.rollback()
+        holder.close()
+    assert case.jinbao("run") == 0  # once the lock is gone

@@ -66,7 +66,9 @@ def test_dags_come_from_the_configurations_and_parse_quickly(airflow_env, tmp_pa
         "'load': d.get_task('load_bucket').pool,"
         "'cron': repr(d.timetable),"
         "'outlets': [o.uri for o in d.get_task('finish').outlets],"
-        "'report_schedule': type(b.dags['jinbao_4401_report'].timetable).__name__}))"
+        "'report_schedule': type(b.dags['jinbao_4401_report'].timetable).__name__,"
+        "'params': {k: {**d.params.get_param(k).schema, 'description':"
+        " d.params.get_param(k).description} for k in d.params}}))"
     )
     env = {**airflow_env, "JINBAO_DAG_CONFIGS": str(configs)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -86,6 +88,11 @@ def test_dags_come_from_the_configurations_and_parse_quickly(airflow_env, tmp_pa
     assert bag["cron"] == "CronDataIntervalTimetable(expression='30 1 * * *', timezone='Asia/Shanghai')"
     assert bag["outlets"] == ["jinbao://jinbao_4401/warehouse"]
     assert bag["report_schedule"] == "AssetTriggeredTimetable"
+    # typed params with descriptions; no param can point a run at another configuration file
+    assert sorted(bag["params"]) == ["since", "sources", "until"]
+    assert all(p.get("description") and p.get("type") for p in bag["params"].values())
+    assert bag["params"]["sources"]["items"]["enum"] == ["pension_4401", "injury_4401"]
+    assert "pattern" in bag["params"]["since"]
 
 
 def test_a_broken_configuration_is_an_import_error_of_its_own_dags_only(airflow_env, tmp_path):
@@ -123,3 +130,7 @@ def test_airflow_dags_test_runs_the_pipeline(airflow_env, small_estate, tmp_path
         p.read_text("utf-8", errors="ignore") for p in Path(env["AIRFLOW_HOME"]).rglob("*.log"))
     truth = (small_estate / "truth.csv").read_text("utf-8").splitlines()[1:]
     assert not [line for line in truth if line.rsplit(",", 1)[1] in logged]
+    # Great Expectations' narration stays below INFO; finish says what it committed
+    assert not [line for line in logged.splitlines() if "great_expectations" in line
+                and "INFO" in line.upper() and "WARNING" not in line.upper()]
+    assert "committed: 5 sources in the ledger" in logged
