@@ -29,8 +29,8 @@ from airflow.sdk import (
     task,
 )
 
-from jinbao.airflow_broken import broken_dags
-from jinbao.dag_specs import BrokenSpec, DagSpec, specs_and_broken
+from jinbao.airflow_broken import every_dag
+from jinbao.dag_specs import DagSpec
 from jinbao.windows import PATTERN as WINDOW_PATTERN
 
 # a source that could not be reached is tried again; bad data or a broken source never is
@@ -156,10 +156,4 @@ def consolidation_dag(spec: DagSpec):
     return consolidate()
 
 
-_specs, _broken = specs_and_broken()
-for _spec in _specs:
-    try:
-        consolidation_dag(_spec)
-    except Exception as _error:  # a DAG Airflow refuses (a bad cron, say): only this province's
-        _broken.append(BrokenSpec(_spec.dag_id, str(_spec.config), f"{_spec.config}: {_error}"))
-broken_dags(_broken, "")
+every_dag(consolidation_dag, "")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from jinbao.airflow_broken import broken_dags
-from jinbao.dag_specs import BrokenSpec, DagSpec, specs_and_broken
+from jinbao.airflow_broken import every_dag
+from jinbao.dag_specs import DagSpec
 
 
 def report_dag(spec: DagSpec):
@@ -40,10 +40,4 @@ def report_dag(spec: DagSpec):
     return report()
 
 
-_specs, _broken = specs_and_broken()
-for _spec in _specs:
-    try:
-        report_dag(_spec)
-    except Exception as _error:  # a DAG Airflow refuses (a bad cron, say): only this province's
-        _broken.append(BrokenSpec(_spec.dag_id, str(_spec.config), f"{_spec.config}: {_error}"))
-broken_dags(_broken, "_report")
+every_dag(report_dag, "_report")

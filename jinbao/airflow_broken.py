@@ -7,11 +7,13 @@ fails validation; a placeholder whose timetable refuses validation is that one D
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 from airflow.timetables.simple import NullTimetable
 
-from jinbao.dag_specs import BrokenSpec
+from jinbao.dag_specs import BrokenSpec, DagSpec, specs_and_broken
 
 
 class BrokenConfiguration(NullTimetable):
@@ -37,3 +39,16 @@ def broken_dags(broken: list[BrokenSpec], suffix: str = "") -> list[DAG]:
         with DAG(f"{b.dag_id}{suffix}", schedule=BrokenConfiguration(message)) as dag:
             dags.append(dag)  # registered when the block ends, like any DAG
     return dags
+
+
+def every_dag(build: Callable[[DagSpec], object], suffix: str = "") -> None:
+    """build(spec) for every configuration in the environment; a file that cannot become DAGs,
+    or whose DAG Airflow refuses (a bad cron, say), becomes this DAG file's import error for
+    its own DAGs only."""
+    specs, broken = specs_and_broken()
+    for spec in specs:
+        try:
+            build(spec)
+        except Exception as error:
+            broken.append(BrokenSpec(spec.dag_id, str(spec.config), f"{spec.config}: {error}"))
+    broken_dags(broken, suffix)
