@@ -72,7 +72,7 @@ def build(rows: int, folder: Path, urls: dict[str, str]) -> dict:
         counts[system] = counts.get(system, 0) + 1
     config = (folder / "jinbao.toml").read_text("utf-8").replace(
         'url = "sqlite:///warehouse.db"', f'url = "{urls["warehouse"]}"').replace(
-        "buckets = 4", "buckets = 8")
+        "buckets = 4", "buckets = 8\nretention_days = 1")  # the raw COPY rereads staged rows
     (folder / "jinbao.toml").write_text(config, "utf-8")
     return {"counts": counts, "seconds": round(time.perf_counter() - began, 1)}
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from jinbao import runner
+from jinbao import runner, stage
 from jinbao.backfill import window_of
 from jinbao.config import load_config
 from jinbao.windows import window
@@ -42,7 +42,7 @@ def plan_run(airflow_run_id: str, run_after: datetime, params: dict, config: str
     windows = runner.source_windows(cfg, names, since, until)
     started = run_after.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return {
-        "run_id": runner.safe_run_id(airflow_run_id),
+        "run_id": stage.safe_run_id(airflow_run_id),
         "config": str(cfg.path) if cfg.path else None,
         "started": started.isoformat(),
         "buckets": cfg.buckets,
@@ -69,7 +69,7 @@ def stage_one(run: dict, source: str) -> dict | None:
     cfg = dataclasses.replace(load_config(run["config"]), retries=1)
     window = run["windows"][source]
     with recorded(cfg, run, "stage", source):
-        manifest = runner.stage_source(cfg, run["run_id"], source, window["since"],
+        manifest = stage.stage_source(cfg, run["run_id"], source, window["since"],
                                        window["until"])
     for warning in manifest.get("warnings", []):
         log.warning("source %s: %s", source, warning)

@@ -2,8 +2,7 @@
 
 Stages exchange Parquet files under `<staging>/<run_id>/`; callers pass paths and names, never data:
 
-    stage_source   extract -> standardise -> rules -> accepted/<source>/part-<bucket>.parquet,
-                   quarantined/<source>/{records,rules}.parquet, GX record, manifests/<source>.json
+    stage_source   (jinbao.stage) extract -> standardise -> rules -> GX record -> staging files
     load_quarantined  quarantined rows of one source -> source_record + quarantine (one transaction)
     load_bucket    accepted rows of one bucket -> source_record, golden persons, enrollments
     finish_run     leftover dirty people, run ledger, watermarks (only after every load committed)
@@ -16,9 +15,6 @@ import logging
 import math
 import multiprocessing
 import os
-import resource
-import secrets
-import shutil
 import signal
 import time
 from collections import Counter
@@ -28,20 +24,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
-from extractors.registry import extract_batches, extract_notes
-from extractors.sql import SourceUnavailable
 from jinbao import staging
 from jinbao.config import Config
-from jinbao.stage_stats import StageStats, later, newest_watermark
+from jinbao.stage import (
+    RECORD_COLUMNS,
+    RECORD_SCHEMA,
+    Stopwatch,
+    new_run_id,
+    peak_rss_mib,
+    run_dir,
+    stage_source,
+)
 from jinbao.windows import window
 from loaders.ledger import loads_of, record_run, watermarks
 from loaders.review import refresh_suspected_duplicates
@@ -58,255 +58,14 @@ from loaders.warehouse import (
     tally_of,
     warehouse_engine,
 )
-from quality.gx_validation import build_data_docs, validate_rows
+from quality.gx_validation import build_data_docs
 from quality.masking import scrubbed
-from quality.outcomes import failed_rules, quarantine_rows, rule_lists
-from schemas.warehouse import identity_override, run_failure
-from transforms.identity import with_merged_ids
-from transforms.reconcile import bucket_of
-from transforms.standardize import standardized
-
-RECORD_COLUMNS = [
-    "source_system", "source_key", "row_hash", "outcome", "id_number", "bucket", "claimed_id",
-    "id_repairs", "name", "sex",
-    "ethnicity", "birth_date", "scheme", "pooling_region", "status", "pay_status", "employer_id",
-    "enrolled_on", "updated_at", "watermark", "run_id",
-]
-HASHED = [c for c in RECORD_COLUMNS if c not in ("row_hash", "run_id", "bucket")]
+from schemas.warehouse import run_failure
 
 Progress = Callable[[str, dict], None]
 log = logging.getLogger("jinbao")
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory so far (reported per stage, to find what grows)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def new_run_id(started: datetime) -> str:
-    """A sortable, path-safe run id: run-20261125T143000-1a2b."""
-    return f"run-{started:%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
-
-
-def safe_run_id(text: str) -> str:
-    """An outside run id (Airflow's, say) made safe for paths and keys."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:64]
-
-
-def run_dir(cfg: Config, run_id: str) -> Path:
-    return staging.inside(cfg.staging_root, run_id)
-
-
-def row_hashes(frame: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:
-    """A stable 64-bit hash of each row's content (plus `extra`, e.g. the rules it failed)."""
-    content = frame[HASHED].astype("string")
-    if extra is not None:
-        content = content.assign(_extra=extra.astype("string"))
-    return pd.util.hash_pandas_object(content, index=False).astype("int64")
-
-
-RECORD_SCHEMA = pa.schema([
-    (name, {"row_hash": pa.int64(), "bucket": pa.int64(), "birth_date": pa.date32(),
-            "enrolled_on": pa.date32(), "updated_at": pa.timestamp("us")}.get(name, pa.string()))
-    for name in RECORD_COLUMNS])
-RULE_SCHEMA = pa.schema([(n, pa.string()) for n in (
-    "source_system", "source_key", "rule", "detail", "raw_row", "run_id")])
-
-
-def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    table = pa.Table.from_pandas(frame[schema.names], preserve_index=False)
-    return table.cast(schema)
-
-
-class Stopwatch:
-    """Seconds spent per step, summed over batches (for the manifest and the benchmark)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, step: str) -> None:
-        now = time.perf_counter()
-        self.seconds[step] = round(self.seconds.get(step, 0.0) + now - self._last, 4)
-        self._last = now
-
-
-class StagingWriter:
-    """Parquet files of one stage, appended batch by batch (one row group per batch)."""
-
-    def __init__(self) -> None:
-        self.writers: dict[Path, pq.ParquetWriter] = {}
-
-    def write(self, path: Path, table: pa.Table) -> None:
-        if path not in self.writers:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.writers[path] = pq.ParquetWriter(path, table.schema)
-        self.writers[path].write_table(table)
-
-    def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
-
-
-def source_records(raw: pa.Table, system: str, source_name: str, run_id: str,
-                   buckets: int, merged: dict[str, str] | None = None,
-                   as_of: datetime | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """One raw batch -> (source_record rows, quarantine rows, rule failures per row).
-    `merged`: source keys a reviewer merged into a person, with that person's number;
-    `as_of`: when the run started, in the legacy systems' local time (a change time after it
-    is quarantined)."""
-    rows = with_merged_ids(standardized(raw, system), merged or {})
-    if as_of is not None:
-        rows["_as_of"] = pd.Timestamp(as_of)
-    failures = failed_rules(rows)
-    rejected = failures.any(axis=1).to_numpy()
-    record = pd.DataFrame({
-        "source_system": source_name,
-        "source_key": rows["_source_key"],
-        "outcome": pd.Series(np.where(rejected, "quarantined", "accepted"), index=rows.index,
-                             dtype="string"),
-        "id_number": rows["id_number"].where(~rejected),
-        "claimed_id": rows["claimed_id"],
-        "id_repairs": rows["id_repairs"],
-        **{c: rows[c] for c in ("name", "sex", "ethnicity", "birth_date", "scheme",
-                                "pooling_region", "status", "pay_status", "employer_id",
-                                "enrolled_on", "updated_at")},
-        "watermark": rows["_watermark"],
-        "run_id": run_id,
-    })
-    record["row_hash"] = row_hashes(record, rule_lists(failures))
-    record["bucket"] = bucket_of(record["id_number"].fillna("0"), buckets).where(~rejected)
-    rules = quarantine_rows(rows, failures, raw).assign(source_system=source_name, run_id=run_id)
-    return record[RECORD_COLUMNS], rules, failures
-
-
-def merged_ids(cfg: Config, source_name: str) -> dict[str, str]:
-    """The source's rows that reviewers merged into a person: source key -> ID number."""
-    engine = warehouse_engine(cfg.warehouse_url)
-    ensure_schema(engine)
-    with engine.connect() as conn:
-        found = conn.execute(select(identity_override.c.source_key, identity_override.c.id_number)
-                             .where(identity_override.c.source_system == source_name)).all()
-    engine.dispose()
-    return dict(found)
-
-
-def _gx_summary(results: list[dict]) -> dict:
-    if not results:
-        return {"success": True, "evaluated": 0, "unsuccessful": 0, "batches": 0}
-    rows = sum(r["rows"] for r in results)
-    broken: dict[str, float] = {}
-    for r in results:  # each batch's share of its rows, weighed into the stage's share
-        for rule, percent in r["rules_percent"].items():
-            broken[rule] = broken.get(rule, 0.0) + percent * r["rows"] / max(rows, 1)
-    return {"success": all(r["success"] for r in results),
-            "evaluated": sum(r["evaluated"] for r in results),
-            "unsuccessful": sum(r["unsuccessful"] for r in results),
-            "failed": sorted({f for r in results for f in r["failed"]}),
-            "rules_percent": {k: round(v, 4) for k, v in sorted(broken.items())},
-            "batches": len(results), "data_docs": results[0]["data_docs"]}
-
-
-def local_now(cfg: Config) -> datetime:
-    """Now, as the legacy systems' naive local clocks say it ([airflow] timezone)."""
-    return datetime.now(ZoneInfo(cfg.timezone)).replace(tzinfo=None, microsecond=0)
-
-
-def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None = None,
-                 until: str | None = None, as_of: datetime | None = None) -> dict:
-    """Extract, standardise and validate one source's window, batch by batch; write the
-    staging files. Memory holds one batch, whatever the source's size. A source that cannot be
-    read (refused, or died mid-read) is tried again, cfg.retries times in all, with doubling
-    pauses; then the stage fails with an error naming the source, and nothing was loaded.
-
-    Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule and
-    rows by ID repair, the same per pooling region, the window, the newest watermark not later
-    than `as_of` (default: now, local time), warnings, and the GX result.
-    """
-    as_of = as_of or local_now(cfg)
-    for attempt in range(1, cfg.retries + 1):
-        try:
-            return _stage_once(cfg, run_id, source_name, since, until, as_of)
-        except SourceUnavailable as error:
-            if attempt == cfg.retries:
-                raise SourceUnavailable(f"{error}; gave up after {attempt} attempts") from None
-            pause = cfg.retry_delay * 2 ** (attempt - 1)
-            log.warning("%s; attempt %d of %d, again in %.0f s", error, attempt, cfg.retries,
-                        pause)
-            time.sleep(pause)
-    raise AssertionError("unreachable")
-
-
-def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
-                until: str | None, as_of: datetime) -> dict:
-    began = time.perf_counter()
-    source = cfg.source(source_name)
-    folder = staging.run_folder(cfg.staging_root, run_id)
-    for stage in ("accepted", "quarantined"):  # a retried stage starts clean
-        shutil.rmtree(staging.inside(folder, stage, source_name), ignore_errors=True)
-    writer = StagingWriter()
-    counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
-    rules: dict[str, int] = {}
-    watermark, beyond, gx = None, 0, []
-    stats = StageStats()
-    merged = merged_ids(cfg, source_name)
-    clock = Stopwatch()
-    try:
-        for raw in extract_batches(source, since, until, run_id):
-            clock.lap("extract")
-            if raw.num_rows == 0:
-                continue
-            record, rule_rows, failures = source_records(raw, source.system, source_name,
-                                                         run_id, cfg.buckets, merged, as_of)
-            accepted = record[record["outcome"] == "accepted"]
-            clock.lap("transform")
-            for bucket, part in accepted.groupby("bucket"):
-                writer.write(folder / "accepted" / source_name / f"part-{int(bucket):04d}.parquet",
-                             _arrow(part, RECORD_SCHEMA))
-            writer.write(folder / "quarantined" / source_name / "records.parquet",
-                         _arrow(record[record["outcome"] == "quarantined"], RECORD_SCHEMA))
-            writer.write(folder / "quarantined" / source_name / "rules.parquet",
-                         _arrow(rule_rows, RULE_SCHEMA))
-            counts["extracted"] += len(record)
-            counts["accepted"] += len(accepted)
-            counts["quarantined"] += len(record) - len(accepted)
-            for name, count in failures.sum().items():
-                if count:
-                    rules[name] = rules.get(name, 0) + int(count)
-            top, late = newest_watermark(record["watermark"], as_of)
-            watermark, beyond = later(watermark, top), beyond + late
-            stats.add(record, failures)
-            clock.lap("stage_write")
-            # every row, before the split: the record shows what each rule rejected
-            gx.append(validate_rows(record, failures, source_name, run_id, cfg.gx_root,
-                                    tuple(cfg.sources)))
-            clock.lap("validate")
-            # free this batch before the next one is read: memory holds one batch, not two
-            del raw, record, rule_rows, failures, accepted
-    finally:
-        writer.close()
-    warnings = extract_notes(source, since, until)
-    if beyond:
-        warnings.append(f"{beyond:,} rows have a change time that cannot be read or lies after "
-                        f"the run started ({as_of:%Y-%m-%d %H:%M:%S}): quarantined, and the "
-                        "watermark does not pass them, so later runs read them again")
-    manifest = {
-        "source_name": source_name, "system": source.system, "run_id": run_id,
-        "window_since": since, "window_until": until, **counts, "rules": rules,
-        "repairs": stats.repairs(), "stats": stats.rows(), "warnings": warnings,
-        "as_of": f"{as_of:%Y-%m-%d %H:%M:%S}",
-        "new_watermark": watermark, "gx": _gx_summary(gx), "timings": clock.seconds,
-        "peak_rss_mib": peak_rss_mib(),
-        "seconds": round(time.perf_counter() - began, 3),
-    }
-    path = folder / "manifests" / f"{source_name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    log.info("source %s window (%s, %s]: extracted %d = accepted %d + quarantined %d (%.1f s)",
-             source_name, since, until, manifest["extracted"], manifest["accepted"],
-             manifest["quarantined"], manifest["seconds"])
-    return manifest
+CHUNK_ROWS = 100_000
+QUARANTINE_LOAD = -1  # run_load's bucket for a source's quarantined rows
 
 
 def _read(paths: list[Path]) -> pd.DataFrame:
@@ -329,10 +88,6 @@ def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
     engine.dispose()
     log.info("source %s: %d quarantined rows, %d changed", source_name, len(rows), changed)
     return {"source_name": source_name, "rows": len(rows), "changed": changed}
-
-
-CHUNK_ROWS = 100_000
-QUARANTINE_LOAD = -1  # run_load's bucket for a source's quarantined rows
 
 
 def person_chunks(table: pa.Table, buckets: int, chunk_rows: int = CHUNK_ROWS

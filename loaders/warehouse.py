@@ -182,10 +182,13 @@ def _tally_changed(conn: Connection, incoming: Table, changed: Table, tally: Tal
         func.sum(1 - changed.c.existed), func.sum(changed.c.existed))
         .join(changed, _same_key(incoming, changed))
         .group_by(incoming.c.source_system, incoming.c.pooling_region)).all()
-    for source, region, new, old in grouped:
-        code = region_codes(pd.Series([region], dtype="string")).iloc[0]
+    if not grouped:
+        return
+    frame = pd.DataFrame(grouped, columns=["source", "region", "new", "old"])
+    frame["code"] = region_codes(frame["region"]).to_numpy()  # one lookup for every group
+    for (source, code), sums in frame.groupby(["source", "code"])[["new", "old"]].sum().iterrows():
         now = tally.get((source, code), [0, 0])
-        tally[(source, code)] = [now[0] + int(new or 0), now[1] + int(old or 0)]
+        tally[(source, code)] = [now[0] + int(sums["new"] or 0), now[1] + int(sums["old"] or 0)]
 
 
 def record_load(conn: Connection, run_id: str, bucket: int, tally: Tally) -> None:

@@ -8,13 +8,15 @@ output has one row per raw row, the unified columns of schemas.fields.SOURCE_ROW
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.codes import area_codes, ethnicity_by_name
 from transforms.identity import repaired_ids
-from transforms.text import SPACE, matches, nfkc, replaced
+from transforms.text import SPACE, arrow, matches, nfkc, replaced
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -91,10 +93,16 @@ def parsed_moments(raw: pd.Series) -> pd.Series:
         "datetime64[us]")
 
 
+@cache
+def _area_code_set() -> pa.Array:
+    return pa.array(sorted(area_codes()), pa.string())
+
+
 def region_codes(pooling_region: pd.Series) -> pd.Series:
     """The pooling region where it is a GB/T 2260 code, else '' (unknown): for breakdowns."""
     text = pooling_region.astype(STRING).str.strip()
-    return text.where(text.isin(area_codes()), "").fillna("")
+    known = pc.fill_null(pc.is_in(arrow(text), value_set=_area_code_set()), False)
+    return text.where(known.to_numpy(zero_copy_only=False), "").fillna("")
 
 
 def watermark_moments(marks: pd.Series) -> pd.Series:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from jinbao.runner import RECORD_COLUMNS, row_hashes
+from jinbao.stage import RECORD_COLUMNS, row_hashes
 from loaders.schema import ensure_schema
 from loaders.warehouse import load_source_rows, recompute_dirty, warehouse_engine
 from schemas.warehouse import dirty_person, enrollment, person, person_history, source_record
