@@ -33,9 +33,7 @@ from jinbao import staging
 from jinbao.config import Config
 from jinbao.stage_stats import StageStats, later, newest_watermark
 from loaders.schema import ensure_schema
-from loaders.warehouse import (
-    warehouse_engine,
-)
+from loaders.warehouse import warehouse_engine
 from quality.gx_validation import validate_rows
 from quality.outcomes import failed_rules, quarantine_rows, rule_lists
 from schemas.warehouse import identity_override
@@ -45,9 +43,8 @@ from transforms.standardize import standardized
 
 RECORD_COLUMNS = [
     "source_system", "source_key", "row_hash", "outcome", "id_number", "bucket", "claimed_id",
-    "id_repairs", "name", "sex",
-    "ethnicity", "birth_date", "scheme", "pooling_region", "status", "pay_status", "employer_id",
-    "enrolled_on", "updated_at", "watermark", "run_id",
+    "id_repairs", "name", "sex", "ethnicity", "birth_date", "scheme", "pooling_region", "status",
+    "pay_status", "employer_id", "enrolled_on", "updated_at", "watermark", "run_id",
 ]
 HASHED = [c for c in RECORD_COLUMNS if c not in ("row_hash", "run_id", "bucket")]
 
