@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from estate.corruptor import Corruptor
 from estate.damage import DAMAGE_RATES, Estate
 from estate.population import people
 from estate.systems import injury_files, maternity_rows, medical_rows, pension_rows, unemployment_rows
@@ -25,14 +26,22 @@ from extractors.legacy_tables import METADATA, sy_cbry, unemployment_insured
 __all__ = ["DAMAGE_RATES", "build_estate", "write_database"]
 
 
+DAMAGE_MODELS = ("catalogue", "corruptor")
+
+
 def build_estate(persons: int, seed: int, out: Path,
                  progress: Callable[[str], None] = lambda _: None,
-                 engines: dict[str, str] | None = None) -> dict[str, int]:
+                 engines: dict[str, str] | None = None,
+                 damage: str = "catalogue") -> dict[str, int]:
     """Write the five legacy systems, truth.csv, damage.csv and jinbao.toml under `out`.
 
     `engines` places database systems elsewhere than the default SQLite file in `out`
     ({"medical": "mysql+pymysql://root@127.0.0.1/medical?charset=utf8mb4", ...}).
+    `damage`: "catalogue" (legacy-estate's damage catalogue) or "corruptor" (a field-level
+    corruptor that shares nothing with it: estate.corruptor).
     """
+    if damage not in DAMAGE_MODELS:
+        raise ValueError(f"damage {damage!r}: choose {' or '.join(DAMAGE_MODELS)}")
     engines = engines or {}
     unknown = set(engines) - set(METADATA)
     if unknown:
@@ -40,6 +49,8 @@ def build_estate(persons: int, seed: int, out: Path,
                          f"{', '.join(METADATA)} (injury is always CSV files)")
     out.mkdir(parents=True, exist_ok=True)
     est = Estate(rng=random.Random(seed))
+    if damage == "corruptor":
+        est.model = Corruptor(random.Random(seed + 1))
     progress("people")
     population = people(persons, est.rng)
     for step in (pension_rows, medical_rows, unemployment_rows, maternity_rows):

@@ -56,6 +56,13 @@ class Estate:
     rows: dict[str, list[dict]] = field(default_factory=dict)
     truth: list[tuple[str, str, str]] = field(default_factory=list)
     damage: list[tuple[str, str, str]] = field(default_factory=list)
+    model: object = None
+    """What damages the ID numbers, names, birth dates and sex of the rows: Catalogue() (the
+    damage catalogue) unless the build chose another (estate.corruptor.Corruptor)."""
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            self.model = Catalogue()
 
     def chance(self, name: str) -> bool:
         return self.rng.random() < DAMAGE_RATES[name]
@@ -161,3 +168,21 @@ def files_of(person: Person, system: str, est: Estate) -> list[tuple[str, str, l
             files.append((est.rng.choice((person.city, other)), "active", ["second_file"]))
     return files
 
+
+
+class Catalogue:
+    """The damage catalogue as a damage model: what systems.py asks of every model."""
+
+    name_of_model = "catalogue"
+
+    def id(self, person: Person, system: str, est: Estate) -> tuple[str, list[str]]:
+        return damaged_id(person, system, est)
+
+    def name(self, person: Person, system: str, est: Estate) -> tuple[str, list[str]]:
+        return damaged_name(person, system, est)
+
+    def birth(self, person: Person, est: Estate, damages: list[str]) -> date | None:
+        return row_birth(person, est, damages)
+
+    def sex(self, person: Person, est: Estate, damages: list[str]) -> str:
+        return row_sex(person, est, damages)

@@ -9,13 +9,9 @@ from datetime import date, datetime, timedelta
 
 from estate.damage import (
     Estate,
-    damaged_id,
-    damaged_name,
     enrolled_on,
     files_of,
     moment,
-    row_birth,
-    row_sex,
 )
 from estate.population import CITIES, SURNAMES, Person
 from extractors.legacy_tables import UNEMPLOYMENT_COLUMNS
@@ -48,8 +44,8 @@ def drafts(persons: list[Person], system: str, est: Estate) -> Iterator[Draft]:
             continue
         for city, kind, extra in files_of(person, system, est):
             serial += 1
-            number, id_damage = damaged_id(person, system, est)
-            name, name_damage = damaged_name(person, system, est)
+            number, id_damage = est.model.id(person, system, est)
+            name, name_damage = est.model.name(person, system, est)
             yield Draft(person, city, kind, serial, number, name, [*extra, *id_damage,
                                                                    *name_damage])
 
@@ -70,17 +66,17 @@ def pension_rows(persons: list[Person], est: Estate) -> None:
     people_rows, enrollment_rows = [], []
     for draft in drafts(persons, "pension", est):
         person, serial = draft.person, 10_000_000 + 3 * draft.serial
-        birth = row_birth(person, est, draft.damages)
-        birth_text = f"{birth:%Y%m%d}"
+        birth = est.model.birth(person, est, draft.damages)
+        birth_text = f"{birth:%Y%m%d}" if birth else "00000000"
         if est.chance("date_zero"):
             birth_text = "00000000"
             draft.damages.append("date_zero")
         elif est.chance("date_impossible"):
-            birth_text = f"{birth:%Y}0230"
+            birth_text = f"{birth or person.birth:%Y}0230"
             draft.damages.append("date_impossible")
         ethnicity = person.ethnicity.lstrip("0") if est.rng.random() < 0.3 else person.ethnicity
         changed = moment(est)
-        sex = row_sex(person, est, draft.damages) if est.rng.random() > 0.01 else "9"
+        sex = est.model.sex(person, est, draft.damages) if est.rng.random() > 0.01 else "9"
         people_rows.append(emptied({
             "aac001": serial, "aac002": draft.number, "aac003": draft.name, "aac004": sex,
             "aac005": ethnicity, "aac006": birth_text, "aab001": employer(est),
@@ -106,12 +102,12 @@ def medical_rows(persons: list[Person], est: Estate) -> None:
         if est.chance("non_resident_cert"):
             cert, number = "02", f"E{est.rng.randrange(10**8):08d}"
             draft.damages.append("non_resident_cert")
-        sex = row_sex(person, est, draft.damages)
+        sex = est.model.sex(person, est, draft.damages)
         rows.append(emptied({
             "psn_no": key, "certno": number, "psn_cert_type": cert, "psn_name": draft.name,
             "gend": {"1": "1", "2": "0"}[sex] if est.rng.random() > 0.01 else "9",
             "naty": names[person.ethnicity] if est.rng.random() > 0.1 else "",
-            "brdy": row_birth(person, est, draft.damages) if est.rng.random() > 0.05 else None,
+            "brdy": est.model.birth(person, est, draft.damages) if est.rng.random() > 0.05 else None,
             "insutype": "310" if est.rng.random() < 0.8 else "390",
             "psn_insu_stas": "1" if draft.kind == "active" else est.rng.choice("24"),
             "emp_no": employer(est), "admdvs": draft.city, "updt_time": moment(est),
@@ -133,8 +129,8 @@ def unemployment_rows(persons: list[Person], est: Estate) -> None:
     names = code_table("ethnicity")
     for draft in drafts(persons, "unemployment", est):
         person, key = draft.person, f"U{draft.serial:09d}"
-        sex = row_sex(person, est, draft.damages)
-        birth = unemployment_birth_text(row_birth(person, est, draft.damages), est.rng)
+        sex = est.model.sex(person, est, draft.damages)
+        birth = unemployment_birth_text(est.model.birth(person, est, draft.damages), est.rng)
         if est.chance("date_impossible"):
             birth = f"{person.birth.year}-02-30"
             draft.damages.append("date_impossible")
@@ -156,8 +152,8 @@ def maternity_rows(persons: list[Person], est: Estate) -> None:
         person, key = draft.person, f"S{draft.serial:08d}"
         rows.append(emptied({
             "grbh": key, "sfzh": draft.number, "xm": draft.name,
-            "xb": row_sex(person, est, draft.damages),
-            "csrq": row_birth(person, est, draft.damages),
+            "xb": est.model.sex(person, est, draft.damages),
+            "csrq": est.model.birth(person, est, draft.damages),
             "cbzt": "1" if draft.kind == "active" else "0", "dwbh": employer(est),
             "tcq": draft.city, "gxsj": moment(est),
         }, ("sfzh", "xm", "xb", "csrq"), est, draft))
@@ -176,8 +172,8 @@ def injury_files(persons: list[Person], est: Estate) -> dict[tuple[str, str], li
     for person in persons:
         if est.rng.random() >= ENROLL_RATE["injury"]:
             continue
-        number, damages = damaged_id(person, "injury", est)
-        name, d2 = damaged_name(person, "injury", est)
+        number, damages = est.model.id(person, "injury", est)
+        name, d2 = est.model.name(person, "injury", est)
         if number and f"{person.city}|{number}" in keys:  # two people, one damaged number
             number, damages = "", ["id_missing"]
         keys.add(f"{person.city}|{number}")
