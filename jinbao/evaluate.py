@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from schemas.identity import ID_RULES
 from schemas.warehouse import quarantine, review_case, source_record
-from transforms.suspects import CASE_KIND
+from transforms.linkage.decide import CASE_KIND
 
 
 def _pairs(sizes: pd.Series) -> int:
@@ -53,8 +53,10 @@ def suspect_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
     An entity is a person (its accepted rows) or a row quarantined for its ID number. The pairs
     exact matching missed are the same-person row pairs in two different entities; a case
     covers every row pair across its two entities. A case is true when its entities' rows
-    mostly belong to one person. Also the pairwise scores of exact merges and cases together,
-    taken as proposed links, over the rows of all entities."""
+    mostly belong to one person. A case may hold several entities (a cluster): it covers every
+    row pair across two of them, and is true when all of them mostly belong to one person.
+    Also the pairwise scores of exact merges and cases together, taken as proposed links, over
+    the rows of all entities."""
     truth = pd.read_csv(truth_csv, dtype=str, keep_default_na=False)
     with engine.connect() as conn:
         rows = pd.read_sql(select(source_record.c.source_system, source_record.c.source_key,
@@ -62,7 +64,8 @@ def suspect_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
         ruled = pd.read_sql(select(quarantine.c.source_system, quarantine.c.source_key)
                             .where(quarantine.c.rule.in_(ID_RULES)).distinct(), conn)
         cases = pd.read_sql(select(review_case.c.case_id, review_case.c.evidence)
-                            .where(review_case.c.kind == CASE_KIND), conn)
+                            .where(review_case.c.kind == CASE_KIND,
+                                   review_case.c.status != "withdrawn"), conn)
     rows = rows.merge(truth, on=["source_system", "source_key"])
     loose = rows.merge(ruled, on=["source_system", "source_key"])
     loose = loose.assign(entity=loose["source_system"] + "|" + loose["source_key"])
@@ -74,11 +77,13 @@ def suspect_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
     owner = majority.set_index("entity")["person_key"]
     covered = covered_true = true_cases = 0
     for evidence in cases["evidence"]:
-        left, right = json.loads(evidence)["entities"]
-        a, b = people.get(left, pd.Series(dtype=int)), people.get(right, pd.Series(dtype=int))
-        covered += int(a.sum() * b.sum())
-        covered_true += int((a * b.reindex(a.index, fill_value=0)).sum())
-        true_cases += int(owner.get(left) == owner.get(right))
+        entities = json.loads(evidence)["entities"]
+        sizes = [people.get(e, pd.Series(dtype=int)) for e in entities]
+        for i, a in enumerate(sizes):  # every row pair across two of the case's entities
+            for b in sizes[i + 1:]:
+                covered += int(a.sum() * b.sum())
+                covered_true += int((a * b.reindex(a.index, fill_value=0)).sum())
+        true_cases += int(len({owner.get(e) for e in entities}) == 1)
     exact_true = _pairs(accepted.groupby(["id_number", "person_key"]).size())
     exact = _pairs(accepted.groupby("id_number").size())
     actual = _pairs(members.groupby("person_key").size())

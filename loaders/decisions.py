@@ -1,7 +1,8 @@
 """Reviewers' decisions on cases: stored, applied to the warehouse at once, kept by every later
 run, and reversible.
 
-    merge       suspected_duplicate: the other entity's rows join the kept person
+    merge       suspected_duplicate: the other entities' rows (or those --with names) join the
+                kept person
                 (identity_override; staging applies it to every later extract)
     keep_apart  suspected_duplicate: two people; the case stays resolved when found again
     pick        attribute_conflict: this source row supplies the attribute (attribute_override)
@@ -101,20 +102,32 @@ def _recompute(conn: Connection, ids: set[str], ctx: Context, run_id: str) -> di
     return recompute_dirty(conn, run_id, ctx.now, ctx.buckets, policy=ctx.policy)
 
 
-def _merge(conn: Connection, case: dict, keep: int, ctx: Context, run_id: str) -> dict:
+def _merge(conn: Connection, case: dict, keep: int, ctx: Context, run_id: str,
+           joining: list[int] | None = None) -> dict:
+    """The rows of the case's other entities (or of those `joining` names) join entity `keep`,
+    which must be a person: its number survives."""
     entities = json.loads(case["evidence"])["entities"]
-    if keep not in (1, 2):
-        raise DecisionError("--keep must be 1 or 2 (the entity whose number survives)")
-    target, other = entities[keep - 1], entities[2 - keep]
+    count = len(entities)
+    if not 1 <= keep <= count:
+        raise DecisionError(f"--keep must be between 1 and {count} (the entity whose number "
+                            f"survives, as `jinbao review show` numbers them)")
+    target = entities[keep - 1]
     if all("|" in e for e in entities):
-        raise DecisionError("neither entity is a person (both rows lack a usable number): "
+        raise DecisionError("no entity is a person (the rows all lack a usable number): "
                             "keep_apart or dismiss; a merge needs a person to join")
     if "|" in target:
-        raise DecisionError(f"entity {keep} is a source row, not a person: keep the person "
-                            f"(--keep {3 - keep})")
-    moved = _rows_to_move(conn, other)
+        people = [str(i) for i, e in enumerate(entities, start=1) if "|" not in e]
+        raise DecisionError(f"entity {keep} is a source row, not a person: keep a person "
+                            f"(--keep {' or '.join(people)})")
+    chosen = joining or [i for i in range(1, count + 1) if i != keep]
+    wrong = [i for i in chosen if not 1 <= i <= count or i == keep]
+    if wrong:
+        raise DecisionError(f"--with names entities 1..{count} other than the kept one, "
+                            f"not {', '.join(map(str, wrong))}")
+    others = [entities[i - 1] for i in sorted(set(chosen))]
+    moved = pd.concat([_rows_to_move(conn, e) for e in others], ignore_index=True)
     if moved.empty:
-        raise DecisionError(f"entity {3 - keep} has no rows left to merge")
+        raise DecisionError("the entities to merge have no rows left")
     rules = _quarantine_of(conn, moved)
     only_id_rules = ~moved.set_index(["source_system", "source_key"]).index.isin(
         rules[~rules["rule"].isin(ID_RULES)].set_index(["source_system", "source_key"]).index)
@@ -127,11 +140,16 @@ def _merge(conn: Connection, case: dict, keep: int, ctx: Context, run_id: str) -
             outcome="accepted", id_number=target, bucket=bucket))
         conn.execute(delete(quarantine).where(quarantine.c.source_system == row.source_system,
                                               quarantine.c.source_key == row.source_key))
-    detail = {"target": target, "other": other,
+    detail = {"target": target, "others": others,
               "rows": json.loads(moved.to_json(orient="records")),
               "quarantine": json.loads(rules.to_json(orient="records"))}
     _recompute(conn, {target, *moved["id_number"].dropna()}, ctx, run_id)
     return detail
+
+
+def _entities_of(detail: dict) -> set[str]:
+    """The entities a merge touched (decisions before clusters name one `other`)."""
+    return {detail["target"], *detail.get("others", [detail.get("other")])} - {None}
 
 
 def _pick(conn: Connection, case: dict, row: str, ctx: Context, run_id: str) -> dict:
@@ -157,7 +175,8 @@ def _pick(conn: Connection, case: dict, row: str, ctx: Context, run_id: str) -> 
 
 
 def decide(conn: Connection, case_id: str, decision: str, ctx: Context, *, keep: int = 1,
-           row: str | None = None, note: str | None = None) -> dict:
+           row: str | None = None, note: str | None = None,
+           joining: list[int] | None = None) -> dict:
     """Take `decision` on an open case and apply it; returns the decision record."""
     case = _case(conn, case_id)
     allowed = DECISIONS[case["kind"]]
@@ -169,8 +188,8 @@ def decide(conn: Connection, case_id: str, decision: str, ctx: Context, *, keep:
     decision_id = f"decision-{ctx.now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     detail: dict = {}
     if decision == "merge":
-        detail = _merge(conn, case, keep, ctx, decision_id)
-        refresh_suspected_duplicates(conn, decision_id)
+        detail = _merge(conn, case, keep, ctx, decision_id, joining)
+        refresh_suspected_duplicates(conn, decision_id, entities=_entities_of(detail))
     elif decision == "pick":
         if not row:
             raise DecisionError("pick needs --row N: the row (as `show` numbers them) whose "
@@ -211,7 +230,7 @@ def undo(conn: Connection, case_id: str, ctx: Context) -> dict:
         copy_into(conn, quarantine, restored)
         ids = {detail["target"], *(r["id_number"] for r in detail["rows"] if r["id_number"])}
         _recompute(conn, ids, ctx, run_id)
-        refresh_suspected_duplicates(conn, run_id)
+        refresh_suspected_duplicates(conn, run_id, entities=_entities_of(detail))
     elif standing["decision"] == "pick":
         conn.execute(delete(attribute_override).where(attribute_override.c.case_id == case_id))
         _recompute(conn, {case["id_number"]}, ctx, run_id)

@@ -12,13 +12,11 @@ from itertools import groupby
 from operator import itemgetter
 
 import pandas as pd
-from sqlalchemy import Connection, and_, delete, exists, literal, select
+from sqlalchemy import Connection, delete, exists, select
 
 from loaders.bulk import copy_into, read_frame, temp_table
 from loaders.frames import same_values
-from schemas.identity import ID_RULES
-from schemas.warehouse import person, quarantine, review_case, review_case_row, source_record
-from transforms.suspects import CASE_KIND, case_frames, suspected_duplicates
+from schemas.warehouse import review_case, review_case_row
 
 OPEN, RESOLVED, WITHDRAWN = "open", "resolved", "withdrawn"
 CONTENT = ["id_numbers", "attribute", "score", "evidence", "rows_digest"]
@@ -42,18 +40,24 @@ def _delete(conn: Connection, table, ids: pd.Series) -> None:
 
 
 def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
-               people: pd.Series | None, kinds: tuple[str, ...], run_id: str) -> dict[str, int]:
-    """Make the stored cases of `kinds` about `people` (None: everyone) those `found`, with
-    their rows."""
+               people: pd.Series | None, kinds: tuple[str, ...], run_id: str,
+               case_ids: pd.Series | None = None) -> dict[str, int]:
+    """Make the stored cases of `kinds` about `people` (None: everyone), or with `case_ids`
+    (an incremental match: the cases its entities were in), those `found`, with their rows."""
     query = select(review_case).where(review_case.c.kind.in_(kinds))
-    if people is not None:
+    if case_ids is not None:
+        scope = temp_table(conn, "jinbao_case_ids", review_case, ["case_id"], key=("case_id",))
+        ids = pd.concat([case_ids, found["case_id"]]).dropna().drop_duplicates()
+        copy_into(conn, scope, pd.DataFrame({"case_id": ids}))
+        query = query.where(exists().where(scope.c.case_id == review_case.c.case_id))
+    elif people is not None:
         scope = temp_table(conn, "jinbao_case_scope", review_case, ["id_number"],
                            key=("id_number",))
         copy_into(conn, scope, pd.DataFrame({"id_number": people.dropna().drop_duplicates()}))
         query = query.where(exists().where(scope.c.id_number == review_case.c.id_number))
     stored = read_frame(conn, query)
     if found.empty and stored.empty:
-        return {"opened": 0, "withdrawn": 0}
+        return {"opened": 0, "withdrawn": 0, "opened_cases": [], "withdrawn_cases": []}
     found = found.assign(rows_digest=_rows_digest(found, found_rows))
     previous = stored.set_index("case_id").reindex(found["case_id"])
     known = previous["status"].notna().to_numpy()
@@ -71,37 +75,15 @@ def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
     _delete(conn, review_case_row, changed["case_id"])  # a withdrawn case keeps its rows
     copy_into(conn, review_case, pd.concat([changed, gone], ignore_index=True))
     copy_into(conn, review_case_row, found_rows[found_rows["case_id"].isin(changed["case_id"])])
-    return {"opened": int((~known | reopened).sum()), "withdrawn": len(gone)}
+    opened = cases.loc[~known | reopened, "case_id"]
+    return {"opened": len(opened), "withdrawn": len(gone),
+            "opened_cases": opened.tolist(), "withdrawn_cases": gone["case_id"].tolist()}
 
 
-def refresh_suspected_duplicates(conn: Connection, run_id: str) -> dict:
-    """Find suspected duplicates across the whole warehouse and store them as cases."""
-    people = read_frame(conn, select(person.c.id_number, person.c.name, person.c.sex,
-                                     person.c.birth_date))
-    upgraded = set(read_frame(conn, select(source_record.c.id_number).distinct().where(
-        source_record.c.outcome == literal("accepted"),
-        source_record.c.id_repairs.like("%upgraded_15%")))["id_number"])
-    people["from_15"] = pd.Index(list(upgraded), dtype=object).get_indexer(
-        people["id_number"].to_numpy(dtype=object)) >= 0
-    loose = read_frame(conn, select(
-        source_record.c.source_system, source_record.c.source_key, source_record.c.claimed_id,
-        source_record.c.name, source_record.c.sex, source_record.c.birth_date).where(
-        source_record.c.outcome == literal("quarantined"),
-        exists().where(and_(quarantine.c.source_system == source_record.c.source_system,
-                            quarantine.c.source_key == source_record.c.source_key,
-                            quarantine.c.rule.in_(ID_RULES)))))
-    for frame in (people, loose):
-        for column in frame.columns:
-            if column not in ("birth_date", "from_15"):
-                frame[column] = frame[column].astype("string")
-    kept, stats = suspected_duplicates(people, loose)
-    ids = pd.concat([kept.loc[kept["left_person"], "left_key"],
-                     kept.loc[kept["right_person"], "right_key"]]).drop_duplicates()
-    scope = temp_table(conn, "jinbao_suspects", person, ["id_number"], key=("id_number",))
-    copy_into(conn, scope, pd.DataFrame({"id_number": ids}))
-    rows_of = read_frame(conn, select(
-        source_record.c.id_number, source_record.c.source_system, source_record.c.source_key)
-        .where(source_record.c.outcome == literal("accepted"),
-               exists().where(scope.c.id_number == source_record.c.id_number)))
-    cases, case_rows = case_frames(kept, rows_of)
-    return {**stats, **sync_cases(conn, cases, case_rows, None, (CASE_KIND,), run_id)}
+def refresh_suspected_duplicates(conn: Connection, run_id: str, full: bool = False,
+                                 entities: set[str] = frozenset()) -> dict:
+    """Suspected duplicates after a run or a decision: probabilistic linkage of what it changed
+    (and of `entities`, which a decision touched), as cases (loaders.matching)."""
+    from loaders.matching import refresh
+
+    return refresh(conn, run_id, full=full, also=entities)

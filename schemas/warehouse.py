@@ -8,6 +8,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -121,7 +122,8 @@ review_case_row = Table(
     Column("case_id", String(64), primary_key=True),
     Column("source_system", String(64), primary_key=True),
     Column("source_key", String(), primary_key=True),
-    Column("id_number", String(18), comment="the ID the row belongs to, or claims"),
+    Column("id_number", String(18), index=True, comment="the ID the row belongs to, or claims"),
+    Index("ix_review_case_row_source", "source_system", "source_key"),
 )
 
 # Every decision a reviewer took, in order; an undone one keeps its row (undone_at set).
@@ -230,6 +232,34 @@ backfill_slice = Table(
     Column("accepted", BigInteger, nullable=False),
     Column("quarantined", BigInteger, nullable=False),
     Column("seconds", Float),
+)
+
+# What linkage compares: one row per entity (a person, or a row quarantined for its ID number),
+# with the derived columns the comparisons and blocking rules read (transforms.linkage).
+match_entity = Table(
+    "match_entity", metadata,
+    Column("unique_id", String(), primary_key=True, comment="the person's number, or system|key"),
+    Column("is_person", Integer, nullable=False),
+    # indexed: the leading column of every blocking key and each term-frequency column, what an
+    # incremental match joins the changed entities' keys on
+    *(Column(name, String(), index=name in ("id_area", "name_key", "birth", "name_pinyin",
+                                            "region", "employer"))
+      for name in ("id_number", "id_area", "id_birth", "id_tail", "name_key", "name_pinyin",
+                   "surname", "given", "surname_pinyin", "name_tokens", "name_chars", "birth",
+                   "birth_year", "sex", "region", "employer")),
+    Column("updated_run", String(64), nullable=False),
+    comment="may hold personal data: the comparison columns of every entity",
+)
+
+# The trained linkage models, newest last: Splink's JSON, with the run that trained it.
+match_model = Table(
+    "match_model", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("trained_at", DateTime, nullable=False),
+    Column("trained_run", String(64), nullable=False),
+    Column("entities", BigInteger, nullable=False, comment="entities it was trained on"),
+    Column("threshold", Float, nullable=False, comment="match probability a case needs"),
+    Column("model", Text, nullable=False, comment="Splink's model JSON (no personal data)"),
 )
 
 # Internal: people whose source rows changed and whose golden record awaits recomputation.

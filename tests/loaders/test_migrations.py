@@ -62,12 +62,13 @@ def test_mains_warehouse_is_refused_then_upgraded_and_loads(url, small_estate, t
     cfg = dataclasses.replace(fresh_config(small_estate, tmp_path / "old"), warehouse_url=url)
 
     with pytest.raises(WarehouseError, match=r"at schema revision 0001 and this jinbao needs "
-                                             r"0002: run `jinbao db upgrade`"):
+                                             r"0003: run `jinbao db upgrade`"):
         run_pipeline(cfg, workers=1)
     assert schema.upgrade(old) == ("0001", schema.head_revision())
     with old.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == schema.head_revision()
-        assert {"run_failure", "run_stat", "run_load"} <= set(inspect(conn).get_table_names())
+        assert {"run_failure", "run_stat", "run_load", "match_entity", "match_model"} <= set(
+            inspect(conn).get_table_names())
     # nothing changed in the estate: the rerun writes nothing, and the data survived the upgrade
     before = warehouse_dump(old, ignore_runs=True)
     summary = run_pipeline(cfg, since="1900-01-01", workers=1)
