@@ -154,7 +154,7 @@ def cmd_estate_build(args: argparse.Namespace) -> int:
         try:
             counts = build_estate(args.persons, args.seed, target,
                                   progress=lambda step: bar.update(task, description=step),
-                                  engines=engines)
+                                  engines=engines, damage=args.damage)
         except ValueError as error:
             raise ConfigError(str(error)) from None
     rows = sum(v for k, v in counts.items() if k != "persons")
@@ -259,6 +259,14 @@ def _reviewer(cfg: Config, given: str | None) -> str:
     return who.strip()[:64]
 
 
+def _entity_list(text: str) -> list[int]:
+    """'2,3' -> [2, 3]: entities as `review show` numbers them."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected entity numbers such as 2,3, not {text!r}")
+    return [int(p) for p in parts]
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from jinbao import review
 
@@ -273,16 +281,36 @@ def cmd_review(args: argparse.Namespace) -> int:
         review.show_case(cfg, out, args.case_id)
     elif args.review_command == "resolve":
         if args.decision == "merge" and args.keep is None:
-            raise ConfigError("merge needs --keep 1 or --keep 2: the entity (as `jinbao review "
-                              "show` numbers them) whose ID number stays")
+            raise ConfigError("merge needs --keep N: the entity (as `jinbao review show` "
+                              "numbers them) whose ID number stays")
         done = review.resolve_case(cfg, args.case_id, args.decision, _reviewer(cfg, args.by),
-                                   args.keep, args.row, args.note)
+                                   args.keep, args.row, args.note, args.joining)
         out.print(f"{args.case_id}: {done['decision']} recorded as {done['decision_id']} and "
                   "applied; later runs keep it; `jinbao review undo` reverses it")
     else:
         done = review.undo_case(cfg, args.case_id, _reviewer(cfg, args.by))
         out.print(f"{args.case_id}: {done['decision']} ({done['decision_id']}) undone; "
                   "the case is open again")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from jinbao import match
+
+    cfg = load_config(args.config)
+    with _locked(cfg, f"jinbao match {args.match_command}"):
+        if args.match_command == "train":
+            result = match.train_model(cfg)
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False, indent=1))
+            else:
+                match.print_training(result, out)
+        else:
+            result = match.rerun(cfg, args.apply)
+            if args.json:
+                print(json.dumps({k: v for k, v in result.items() if k != "about"}, indent=1))
+            else:
+                match.print_rerun(result, out)
     return 0
 
 
@@ -401,6 +429,9 @@ def parser() -> argparse.ArgumentParser:
                        help="folder for the systems, truth.csv, damage.csv and jinbao.toml")
     build.add_argument("--engine", action="append", metavar="SYSTEM=URL",
                        help="place a database system on another engine (repeatable)")
+    build.add_argument("--damage", choices=("catalogue", "corruptor"), default="catalogue",
+                       help="catalogue: legacy-estate's damage catalogue (default); corruptor: "
+                            "a field-level corruptor that shares nothing with it")
     build.set_defaults(func=cmd_estate_build)
 
     run = commands.add_parser("run", help="extract, repair, reconcile and load every source")
@@ -447,9 +478,12 @@ def parser() -> argparse.ArgumentParser:
     resolve.add_argument("case_id", help="the case (as `review list` shows it)")
     resolve.add_argument("decision", choices=("merge", "keep_apart", "pick", "confirm",
                                               "dismiss"), help="what you decide")
-    resolve.add_argument("--keep", type=int, choices=(1, 2),
-                         help="merge (required): the entity (1 or 2, as `show` lists them) whose "
+    resolve.add_argument("--keep", type=_count("--keep", 1, 1000),
+                         help="merge (required): the entity (as `show` numbers them) whose "
                               "number stays")
+    resolve.add_argument("--with", dest="joining", type=_entity_list,
+                         help="merge: the entities that join it, e.g. 2,3 (default: all the "
+                              "case's others)")
     resolve.add_argument("--row", help="pick: the row whose value is right (its number in show)")
     resolve.add_argument("--note", help="why (kept with the decision)")
     resolve.add_argument("--by", help="who decides (default: [review] reviewer or "
@@ -478,6 +512,18 @@ def parser() -> argparse.ArgumentParser:
                         help="skip the check of Airflow's pools")
     doctor.set_defaults(func=cmd_doctor)
 
+    matching = commands.add_parser("match", help="the suspected-duplicate linkage model")
+    match_commands = matching.add_subparsers(dest="match_command", required=True)
+    train = match_commands.add_parser(
+        "train", help="train a new model version on the warehouse's rows; print what changed")
+    rerun = match_commands.add_parser(
+        "rerun", help="score everything with the latest model; show the cases it would open "
+                      "and withdraw")
+    rerun.add_argument("--apply", action="store_true", help="apply them (default: only show)")
+    for sub in (train, rerun):
+        sub.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        sub.add_argument("--config", help=CONFIG_HELP)
+        sub.set_defaults(func=cmd_match)
     db = commands.add_parser("db", help="the warehouse's schema revision")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_commands.add_parser("upgrade", help="migrate the warehouse to this jinbao's schema")

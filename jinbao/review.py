@@ -32,16 +32,25 @@ def _masked_entity(entity: str) -> str:
     return masked_key(entity) if "|" in entity else masked_id(entity)
 
 
+def linkage_lines(evidence: dict) -> list[str]:
+    """A suspected_duplicate's evidence as a reviewer reads it: the entities (masked), then per
+    linked pair the prior, each comparison's level and weight, and the probability."""
+    lines = [f"model v{evidence.get('model')}: a pair is a case from match probability "
+             f"{evidence.get('threshold')}; entities:"]
+    lines += [f"  {i} = {_masked_entity(e)}" for i, e in enumerate(evidence["entities"], start=1)]
+    for pair in evidence.get("pairs", []):
+        a, b = pair["between"]
+        lines.append(f"  {a} ~ {b}: probability {pair['probability']:.4f}, match weight "
+                     f"{pair['weight']:+.2f} = prior {pair['prior']:+.2f}")
+        lines += [f"      {c['weight']:+7.2f}  {c['comparison']}: {c['level']}"
+                  for c in pair["comparisons"]]
+    return lines
+
+
 def _masked_evidence(case: dict) -> str:
     evidence = json.loads(case["evidence"] or "{}")
     if case["kind"] == "suspected_duplicate":
-        entities = ", ".join(f"{i} = {_masked_entity(e)}"
-                             for i, e in enumerate(evidence["entities"], start=1))
-        numbers = (f"one edit apart ({evidence['number_edit']})" if evidence.get("number_edit")
-                   else "more than one edit apart" if evidence["weights"]["w_id"] < 0
-                   else "not comparable")
-        return (f"entities {entities}; numbers {numbers}; "
-                f"name {evidence.get('name')}; weights {evidence.get('weights')}")
+        return "\n".join(linkage_lines(evidence))
     if case["kind"] == "attribute_conflict":
         masked = masked_name if evidence["attribute"] == "name" else str
         values = "; ".join(f"{masked(v['value'])} in {', '.join(map(masked_key, v['rows']))}"
@@ -121,6 +130,9 @@ def show_case(cfg: Config, out: Console, case_id: str) -> None:
     numbers = [masked_id(i) for i in json.loads(case["id_numbers"])]
     out.print(f"ID numbers: {', '.join(numbers) or 'none (no person: rows without a usable number)'}")
     out.print(f"evidence: {_masked_evidence(dict(case))}", markup=False)
+    if case["kind"] == "suspected_duplicate":
+        out.print("decide: merge --keep N [--with 2,3] (N a person: its number stays), "
+                  "keep_apart, or dismiss", markup=False)
     out.print("source rows (pick one by its number: --row N):")
     for n, r in enumerate(rows.itertuples(index=False), start=1):
         out.print(f"  {n:>2}. {masked_key(f'{r.source_system}|{r.source_key}')}  {r.outcome}"
@@ -148,9 +160,10 @@ def _in_transaction(cfg: Config, work):
 
 
 def resolve_case(cfg: Config, case_id: str, decision: str, by: str, keep: int,
-                 row: str | None, note: str | None) -> dict:
+                 row: str | None, note: str | None, joining: list[int] | None = None) -> dict:
     return _in_transaction(cfg, lambda conn: decide(
-        conn, case_id, decision, _context(cfg, by), keep=keep, row=row, note=note))
+        conn, case_id, decision, _context(cfg, by), keep=keep, row=row, note=note,
+        joining=joining))
 
 
 def undo_case(cfg: Config, case_id: str, by: str) -> dict:

@@ -10,6 +10,7 @@ the rows whose pooling region lies in it, in every section: per-run figures come
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -91,6 +92,10 @@ def report_data(engine: Engine, run_id: str | None = None, month: str | None = N
         cases = pd.read_sql(select(review_case.c.kind, review_case.c.status,
                                    review_case.c.opened_run).where(
             in_scope if province else True), conn)
+        doubtful = pd.read_sql(select(review_case.c.case_id, review_case.c.evidence).where(
+            review_case.c.kind == "suspected_duplicate", review_case.c.status == "open",
+            in_scope if province else True).order_by(review_case.c.score, review_case.c.case_id)
+            .limit(WATERFALLS), conn)
     mine = stats[stats["run_id"].isin(runs)]
     return {
         "scope": {"runs": runs, "month": month, "province": province,
@@ -108,7 +113,28 @@ def report_data(engine: Engine, run_id: str | None = None, month: str | None = N
         # in a province: the share of the persons enrolled there at all
         "coverage": _coverage(enrolled, enrolled["id_number"].nunique() if province else persons),
         "trends": _trends(ledger, stats, loads, cases, province),
+        "linkage": _linkage(doubtful),
     }
+
+
+WATERFALLS = 3
+"""Open suspected_duplicate cases whose weights the report draws: the most doubtful first."""
+
+
+def _linkage(cases: pd.DataFrame) -> list[dict]:
+    """Per case drawn: its id, the model, and its strongest link's prior and comparison weights
+    (levels are labels of the model, never values)."""
+    out = []
+    for case in cases.itertuples(index=False):
+        evidence = json.loads(case.evidence or "{}")
+        if not evidence.get("pairs"):
+            continue
+        pair = evidence["pairs"][0]
+        out.append({"case_id": case.case_id, "model": evidence.get("model"),
+                    "threshold": evidence.get("threshold"), "entities": len(evidence["entities"]),
+                    "probability": pair["probability"], "weight": pair["weight"],
+                    "prior": pair["prior"], "comparisons": pair["comparisons"]})
+    return out
 
 
 def _counts(mine: pd.DataFrame, by: list[str]) -> pd.DataFrame:

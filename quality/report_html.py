@@ -30,6 +30,7 @@ LABELS = {
     "cases": ("待人工处理的案件", "Waiting for a human: review cases"),
     "coverage": ("参保覆盖", "Coverage: persons actively enrolled per scheme"),
     "trends": ("各次运行趋势", "Trends over runs"),
+    "linkage": ("疑似重复：匹配证据", "Suspected duplicates: the weight of each comparison"),
     "docs": ("校验记录", "Validation record"),
     "source": ("来源", "source"), "extracted": ("读取", "extracted"),
     "accepted": ("接收", "accepted"), "quarantined": ("隔离", "quarantined"),
@@ -131,6 +132,53 @@ def line_chart(title: str, values: list[float], labels: list[str], percent: bool
             f"</svg><figcaption>{escape(title)}</figcaption></figure>")
 
 
+def waterfall(case: dict) -> str:
+    """An SVG waterfall of one link's match weight: the prior, then each comparison's weight
+    as a step up (agrees) or down (disagrees), ending at the total, with the probability."""
+    steps = [("prior 先验", case["prior"])] + [
+        (f"{c['comparison']}: {c['level']}", c["weight"]) for c in case["comparisons"]]
+    width, row, left, label_w = 640, 20, 300, 290
+    height = row * (len(steps) + 1) + 40
+    ends = [0.0]
+    for _, weight in steps:
+        ends.append(ends[-1] + weight)
+    low, high = min(ends + [0.0]), max(ends + [0.0])
+    span = max(high - low, 1.0)
+    scale = (width - left - 20) / span
+
+    def x(value: float) -> float:
+        return left + (value - low) * scale
+
+    parts = [f'<rect width="{width}" height="{height}" fill="#fafbfd" stroke="#dde"/>',
+             f'<line x1="{x(0):.1f}" y1="8" x2="{x(0):.1f}" y2="{height - 24}" stroke="#99a" '
+             'stroke-dasharray="3,3"/>']
+    for i, (label, weight) in enumerate(steps):
+        y = 10 + i * row
+        start, end = ends[i], ends[i + 1]
+        colour = "#2e7d4f" if weight >= 0 else "#b23a3a"
+        parts.append(f'<text x="{label_w}" y="{y + 13}" font-size="10" text-anchor="end" '
+                     f'fill="#334">{escape(label[:48])}</text>'
+                     f'<rect x="{min(x(start), x(end)):.1f}" y="{y + 2}" '
+                     f'width="{max(abs(x(end) - x(start)), 1):.1f}" height="{row - 5}" '
+                     f'fill="{colour}"><title>{escape(label)}: {weight:+.2f}</title></rect>'
+                     f'<text x="{max(x(start), x(end)) + 4:.1f}" y="{y + 13}" font-size="9" '
+                     f'fill="#556">{weight:+.2f}</text>')
+    y = 10 + len(steps) * row
+    parts.append(f'<text x="{label_w}" y="{y + 13}" font-size="10" text-anchor="end" '
+                 f'font-weight="bold" fill="#334">匹配权重 match weight</text>'
+                 f'<rect x="{min(x(0), x(ends[-1])):.1f}" y="{y + 2}" '
+                 f'width="{max(abs(x(ends[-1]) - x(0)), 1):.1f}" height="{row - 5}" '
+                 f'fill="#3451b2"/><text x="{max(x(0), x(ends[-1])) + 4:.1f}" y="{y + 13}" '
+                 f'font-size="9" fill="#556">{case["weight"]:+.2f}</text>')
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="10" fill="#556">'
+                 f'log2 几率 odds · 概率 probability {case["probability"]:.4f} '
+                 f'(阈值 threshold {case["threshold"]})</text>')
+    title = f"{case['case_id']} ({case['entities']} entities, model v{case['model']})"
+    return (f'<figure class="chart waterfall"><svg xmlns="http://www.w3.org/2000/svg" '
+            f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">'
+            f'{"".join(parts)}</svg><figcaption>{escape(title)}</figcaption></figure>')
+
+
 def report_html(data: dict, data_docs: dict | None = None) -> str:
     """The page for `data` (quality.report.report_data); `data_docs`: links relative to the page,
     {"index": href, "runs": {run_id: [(source, href), ...]}}."""
@@ -201,6 +249,9 @@ def report_html(data: dict, data_docs: dict | None = None) -> str:
     parts.append(_table([_l(k) for k in ("kind", "open", "resolved", "withdrawn")], [
         [escape(kind), c["open"], c["resolved"], c["withdrawn"]]
         for kind, c in data["cases"].items()], {1, 2, 3}))
+    if data.get("linkage"):
+        parts.append(_h2("linkage", "（最存疑的待处理案件 the most doubtful open cases）"))
+        parts.extend(waterfall(case) for case in data["linkage"])
     parts.append(_h2("coverage", now_scope))
     parts.append(_table([_l("scheme"), "", _l("persons"), _l("share")], [
         [escape(c["scheme"]), escape(c["label"]), c["persons"], f"{c['share']:.1%}"]

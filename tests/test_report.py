@@ -113,8 +113,23 @@ def test_the_page_speaks_chinese_first_and_draws_axes(reported):
                   "修复后接收的身份证号", "按统筹区", "按月", "新增 new"):
         assert label in html
     assert 'lang=zh-CN' in html
-    charts = html.count("<svg")
+    waterfalls = html.count('class="chart waterfall"')
+    charts = html.count("<svg") - waterfalls
     assert charts >= 6 and html.count('transform="rotate(-90') == charts  # every y axis titled
+
+
+def test_a_doubtful_cases_weights_are_drawn_as_a_waterfall(reported):
+    _, _, page, data, engine = reported
+    html = page.read_text("utf-8")
+    drawn = data["linkage"]
+    assert drawn and html.count('class="chart waterfall"') == len(drawn)
+    lowest = _scalar(engine, "SELECT min(score) FROM review_case WHERE kind = "
+                             "'suspected_duplicate' AND status = 'open'")
+    assert min(case["weight"] for case in drawn) == pytest.approx(lowest)  # most doubtful first
+    for case in drawn:
+        steps = case["prior"] + sum(c["weight"] for c in case["comparisons"])
+        assert steps == pytest.approx(case["weight"], abs=0.05)  # the bars add up to the total
+        assert case["case_id"] in html and f"{case['weight']:+.2f}" in html
 
 
 def test_the_report_shows_no_personal_data(reported, estate_2000):

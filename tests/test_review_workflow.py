@@ -70,7 +70,7 @@ def test_merge_is_kept_by_reruns_and_undone_exactly(loaded, capsys):
     capsys.readouterr()
     assert main(["review", "resolve", case["case_id"], "merge", "--by", REVIEWER,
                  "--config", str(config)]) == 2
-    assert "merge needs --keep 1 or --keep 2" in capsys.readouterr().err
+    assert "merge needs --keep N" in capsys.readouterr().err
     assert main(["review", "resolve", case["case_id"], "merge", "--keep", str(keep),
                  "--config", str(config)]) == 2
     assert "who decides? give --by NAME" in capsys.readouterr().err
