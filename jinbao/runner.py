@@ -15,7 +15,7 @@ import logging
 import math
 import multiprocessing
 import os
-import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -251,19 +251,36 @@ class RunSummary:
     buckets: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    matching: dict = field(default_factory=dict)  # the suspected-duplicate refresh's figures
 
 
-def _die_with(parent: int) -> None:
-    """Worker start-up: the kernel kills this worker when its parent dies (kill -9 included),
-    so no worker outlives the run that started it."""
+def _gone(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie counts as ended)."""
     try:
-        import ctypes
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] in "ZX"
+    except (OSError, IndexError):
+        return False
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not Linux: the parent's pool still ends its workers on a clean exit
-        pass
-    if os.getppid() != parent:  # the parent died before the line above took effect
+
+def _watch(run: int) -> None:
+    while not _gone(run):
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _die_with(run: int) -> None:
+    """Worker start-up: the worker ends when the process that started the run dies (kill -9
+    included), so no worker outlives its run. Its parent is the fork server, which outlives
+    the run while workers live, so a watchdog thread checks on the run's process itself."""
+    if _gone(run):
         os._exit(1)
+    threading.Thread(target=_watch, args=(run,), daemon=True, name="jinbao-watchdog").start()
 
 
 def worker_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
@@ -272,8 +289,13 @@ def worker_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     workers = workers or os.cpu_count() or 1
     if workers <= 1:
         return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_die_with, initargs=(os.getpid(),))
+    # Workers come from a fork server, not from this process: a process that has run DuckDB
+    # (the linkage) cannot be forked safely (its objects crash the child's garbage collector).
+    # The server imports the stages once; every worker it forks starts with them imported.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["jinbao.runner", "great_expectations"])
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with,
+                               initargs=(os.getpid(),))
 
 
 def _each(pool: ProcessPoolExecutor | None, fn, items: list, note: Progress, start: str,
@@ -338,13 +360,13 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
                 pool.shutdown(cancel_futures=True)
         step = "finish"
         note("finish", {})
-        finish_run(cfg, run_id, started)
+        finished = finish_run(cfg, run_id, started)
         clock.lap("finish")
     except Exception as error:
         record_failure(cfg, run_id, getattr(error, "jinbao_source", ""), step, error)
         raise
     return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
-                      clock.seconds)
+                      clock.seconds, finished["suspected_duplicates"])
 
 
 def _stage(cfg: Config, run_id: str, windows: dict, name: str) -> dict:

@@ -513,22 +513,26 @@ def test_workers_end_with_their_parent(case, tmp_path):
     parent = subprocess.Popen([JINBAO, "run", "--config", str(tmp_path / "big.toml")], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def children() -> list[int]:
-        found = []
+    def descendants() -> tuple[list[int], list[int]]:
+        """The run's children (the fork server, the resource tracker) and their children (the
+        workers the server forked)."""
+        parents = {}
         for status in Path("/proc").glob("[0-9]*/status"):
             try:
                 fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines()
                               if ":\t" in line)
             except OSError:
                 continue
-            if fields.get("PPid", "").strip() == str(parent.pid):
-                found.append(int(status.parent.name))
-        return found
+            parents[int(status.parent.name)] = int(fields.get("PPid", "0").strip() or 0)
+        first = [p for p, pp in parents.items() if pp == parent.pid]
+        return first, [p for p, pp in parents.items() if pp in first]
 
     deadline = time.time() + 60
-    while len(workers := children()) < 2 and time.time() < deadline:
+    while len(descendants()[1]) < 2 and time.time() < deadline:
         time.sleep(0.2)
-    assert len(workers) >= 2, "the run never started its workers"
+    first, second = descendants()
+    workers = first + second
+    assert len(second) >= 2, "the run never started its workers"
     os.kill(parent.pid, signal.SIGKILL)  # the parent only, as a crash or the OOM killer would
     parent.wait()
     deadline = time.time() + 20
