@@ -102,6 +102,40 @@ DUMPED = ["person", "person_history", "enrollment", "source_record", "quarantine
 RUN_COLUMNS = {"run_id", "created_run", "updated_run", "valid_from", "valid_to", "opened_run"}
 
 
+def settled(engine) -> None:
+    """The linkage model retrained on the warehouse's rows as they now stand, and every entity
+    matched again with it (`jinbao match train`, then `match rerun --apply`). Warehouses the
+    same rows reached in different slices (a backfill) trained their first models on different
+    rows; settled, they hold the same model and the same cases."""
+    from loaders import matching
+
+    with engine.begin() as conn:
+        matching.train(conn, "settle")
+        matching.refresh(conn, "settle", full=True)
+
+
+def standing(dump: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """A dump without withdrawn cases (slices raise and withdraw cases one run over the whole
+    range never sees: the record rightly keeps them) and their rows, and without the model
+    version a case's evidence names (like a run id: which training, not what it learnt)."""
+    import json
+
+    from schemas.warehouse import review_case
+
+    names = [c.name for c in review_case.columns if c.name not in RUN_COLUMNS]
+    status, evidence = names.index("status"), names.index("evidence")
+
+    def unversioned(row: tuple) -> tuple:
+        found = json.loads(row[evidence] or "{}")
+        found.pop("model", None)
+        return (*row[:evidence], json.dumps(found, sort_keys=True), *row[evidence + 1:])
+
+    cases = [unversioned(r) for r in dump["review_case"] if r[status] != "withdrawn"]
+    kept = {r[0] for r in cases}
+    return {**dump, "review_case": cases,
+            "review_case_row": [r for r in dump["review_case_row"] if r[0] in kept]}
+
+
 def warehouse_dump(engine, ignore_runs: bool = False) -> dict[str, list[tuple]]:
     """Every row of every data table in key order (the run ledger grows by design).
 

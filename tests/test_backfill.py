@@ -7,7 +7,7 @@ import pytest
 from jinbao.backfill import backfill_id, backfill_slices, run_backfill
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
-from tests.conftest import fresh_config, warehouse_dump
+from tests.conftest import fresh_config, settled, standing, warehouse_dump
 
 
 def test_slices_tile_the_range_by_month_or_by_day():
@@ -33,9 +33,11 @@ def test_slices_tile_the_range_by_month_or_by_day():
 
 
 def current_state(engine) -> dict:
-    """The warehouse as it stands. person_history is left out: loading month by month,
-    golden records change as each month's rows arrive, and the history rightly says so."""
-    state = warehouse_dump(engine, ignore_runs=True)
+    """The warehouse as it stands, its linkage settled (tests.conftest.settled). person_history
+    and withdrawn cases are left out: loading month by month, golden records change and cases
+    come and go as each month's rows arrive, and the record rightly says so."""
+    settled(engine)
+    state = standing(warehouse_dump(engine, ignore_runs=True))
     del state["person_history"]
     return state
 
