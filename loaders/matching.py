@@ -43,20 +43,26 @@ GROWTH = 2
 everything matched again with it (the first run of a backfill trains on its first slice)."""
 
 
-def _latest_rows():
-    """Each person's most recently updated accepted row: its region and employer."""
+def _latest_rows(numbers=None):
+    """Each person's most recently updated accepted row: its region and employer (of the
+    persons whose numbers the subquery `numbers` selects, or of all)."""
+    accepted = source_record.c.outcome == literal("accepted")
+    if numbers is not None:
+        accepted = and_(accepted, source_record.c.id_number.in_(numbers))
     ranked = select(source_record.c.id_number, source_record.c.pooling_region.label("region"),
                     source_record.c.employer_id.label("employer"),
                     func.row_number().over(partition_by=source_record.c.id_number,
                                            order_by=(source_record.c.updated_at.desc(),
                                                      source_record.c.source_key)).label("n")
-                    ).where(source_record.c.outcome == literal("accepted")).subquery()
+                    ).where(accepted).subquery()
     return select(ranked.c.id_number, ranked.c.region, ranked.c.employer).where(
         ranked.c.n == 1).subquery()
 
 
-def _persons(conn: Connection, only: select | None = None) -> pd.DataFrame:
-    latest = _latest_rows()
+def _persons(conn: Connection, only=None) -> pd.DataFrame:
+    """Persons with their latest row's region and employer: all, or those `only` selects (the
+    latest rows are then ranked for those persons alone, not the whole warehouse)."""
+    latest = _latest_rows(None if only is None else select(person.c.id_number).where(only))
     query = (select(person.c.id_number, person.c.name, person.c.sex, person.c.birth_date,
                     latest.c.region, latest.c.employer)
              .outerjoin(latest, latest.c.id_number == person.c.id_number))
@@ -102,8 +108,8 @@ def _store_entities(conn: Connection, entities: pd.DataFrame, run_id: str,
             scope = temp_table(conn, "jinbao_match_doomed", match_entity, ["unique_id"],
                                key=("unique_id",))
             copy_into(conn, scope, pd.DataFrame({"unique_id": doomed.drop_duplicates()}))
-            conn.execute(delete(match_entity).where(
-                exists().where(scope.c.unique_id == match_entity.c.unique_id)))
+            conn.execute(delete(match_entity).where(  # IN: SQLite searches the key
+                match_entity.c.unique_id.in_(select(scope.c.unique_id))))
     copy_into(conn, match_entity, entities[STORED].assign(updated_run=run_id))
 
 
@@ -131,11 +137,10 @@ def train(conn: Connection, run_id: str, entities: pd.DataFrame | None = None) -
 
 def _apart(conn: Connection) -> set[frozenset[str]]:
     """Entity pairs a reviewer kept apart (a standing keep_apart decision on their case)."""
+    standing = select(review_decision.c.case_id).where(  # few: read from the decisions
+        review_decision.c.decision == literal("keep_apart"), review_decision.c.undone_at.is_(None))
     decided = read_frame(conn, select(review_case.c.evidence).where(
-        review_case.c.kind == literal(decide.CASE_KIND),
-        exists().where(and_(review_decision.c.case_id == review_case.c.case_id,
-                            review_decision.c.decision == literal("keep_apart"),
-                            review_decision.c.undone_at.is_(None)))))
+        review_case.c.kind == literal(decide.CASE_KIND), review_case.c.case_id.in_(standing)))
     pairs = set()
     for text_ in decided["evidence"].dropna():
         entities = json.loads(text_)["entities"]
@@ -171,7 +176,8 @@ def _candidates(conn: Connection, changed: pd.DataFrame) -> pd.DataFrame:
     columns = sorted({c for rule in model.BLOCK_KEYS for c in rule})
     keys = temp_table(conn, "jinbao_match_keys", match_entity, columns)
     copy_into(conn, keys, changed[columns].drop_duplicates())
-    found = [read_frame(conn, select(*(match_entity.c[c] for c in STORED)).distinct()
+    # no DISTINCT: it makes SQLite scan match_entity rather than search its index per key
+    found = [read_frame(conn, select(*(match_entity.c[c] for c in STORED))
                         .select_from(keys.join(match_entity, and_(
                             *(keys.c[c] == match_entity.c[c] for c in rule)))))
              for rule in model.BLOCK_KEYS]

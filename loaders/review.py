@@ -36,7 +36,8 @@ def _rows_digest(found: pd.DataFrame, found_rows: pd.DataFrame) -> pd.Series:
 def _delete(conn: Connection, table, ids: pd.Series) -> None:
     doomed = temp_table(conn, "jinbao_doomed_case", review_case, ["case_id"], key=("case_id",))
     copy_into(conn, doomed, pd.DataFrame({"case_id": ids.drop_duplicates()}))
-    conn.execute(delete(table).where(exists().where(table.c.case_id == doomed.c.case_id)))
+    # IN, not EXISTS: SQLite searches the case_id index for IN and scans the table for EXISTS
+    conn.execute(delete(table).where(table.c.case_id.in_(select(doomed.c.case_id))))
 
 
 def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,

@@ -236,18 +236,22 @@ backfill_slice = Table(
 
 # What linkage compares: one row per entity (a person, or a row quarantined for its ID number),
 # with the derived columns the comparisons and blocking rules read (transforms.linkage).
+MATCH_KEYS = (("id_area", "id_birth"), ("id_area", "id_tail"), ("birth", "surname_pinyin", "sex"),
+              ("name_pinyin", "birth_ym"), ("name_pinyin", "birth_yd"), ("birth", "given"),
+              ("name_key", "id_area"), ("name_key", "id_birth"))
+"""The blocking keys (transforms.linkage.model.BLOCK_KEYS), each an index: an incremental match
+joins the changed entities' keys on them."""
 match_entity = Table(
     "match_entity", metadata,
     Column("unique_id", String(), primary_key=True, comment="the person's number, or system|key"),
     Column("is_person", Integer, nullable=False),
-    # indexed: the leading column of every blocking key and each term-frequency column, what an
-    # incremental match joins the changed entities' keys on
-    *(Column(name, String(), index=name in ("id_area", "name_key", "birth", "name_pinyin",
-                                            "region", "employer"))
+    # indexed alone: the term-frequency columns, whose counts an incremental match looks up
+    *(Column(name, String(), index=name in ("name_key", "region", "employer"))
       for name in ("id_number", "id_area", "id_birth", "id_tail", "name_key", "name_pinyin",
                    "surname", "given", "surname_pinyin", "name_tokens", "name_chars", "birth",
-                   "birth_year", "sex", "region", "employer")),
+                   "birth_ym", "birth_yd", "sex", "region", "employer")),
     Column("updated_run", String(64), nullable=False),
+    *(Index("ix_match_entity_" + "_".join(key), *key) for key in MATCH_KEYS),
     comment="may hold personal data: the comparison columns of every entity",
 )
 

@@ -168,3 +168,10 @@ def test_training_on_a_few_distinct_entities_still_gives_a_model():
     trained, threshold = model.trained(entity_frame(_persons([]), loose))
     assert 0 < trained["probability_two_random_records_match"] < 1  # the rule found no pair
     assert 0.5 <= threshold <= 1
+
+
+def test_every_blocking_key_is_an_index_of_the_stored_entities():
+    from schemas.warehouse import match_entity
+
+    indexed = {tuple(c.name for c in index.columns) for index in match_entity.indexes}
+    assert set(model.BLOCK_KEYS) <= indexed  # an incremental match joins on each

@@ -13,7 +13,8 @@ blocking rules read. Derived once per entity, vectorised or once per distinct va
     name_tokens     the name's words in sorted order ('买买提 阿依古丽'), for names written in
                     another order
     name_chars      the key's characters in sorted order (a given name written first)
-    birth           the birth date as 'YYYYMMDD'; birth_year 'YYYY'
+    birth           the birth date as 'YYYYMMDD'
+    birth_ym, birth_yd  two of its three parts: 'YYYYMM' and 'YYYYDD'
     sex             '1' | '2' (anything else: NULL)
     region, employer  the pooling region and employer of the entity's latest row
     changed         1 when the run being matched added or changed the entity
@@ -31,7 +32,7 @@ from transforms.names import name_keys
 STRING = pd.StringDtype("pyarrow")
 COLUMNS = ("unique_id", "is_person", "id_number", "id_area", "id_birth", "id_tail", "name_key",
            "name_pinyin", "surname", "given", "surname_pinyin", "name_tokens", "name_chars", "birth",
-           "birth_year", "sex", "region", "employer", "changed")
+           "birth_ym", "birth_yd", "sex", "region", "employer", "changed")
 
 
 @cache
@@ -112,7 +113,8 @@ def entity_frame(persons: pd.DataFrame, loose: pd.DataFrame,
         "region": frame["region"].str.strip().replace("", pd.NA),
         "employer": frame["employer"].str.strip().replace("", pd.NA)})
     out["surname_pinyin"] = pinyin_of(out["surname"])
-    out["birth_year"] = out["birth"].str.slice(0, 4)
+    out["birth_ym"] = out["birth"].str.slice(0, 6)
+    out["birth_yd"] = out["birth"].str.slice(0, 4) + out["birth"].str.slice(6, 8)
     out["changed"] = (1 if changed is None else
                       out["unique_id"].isin(list(changed)).astype("int8"))
     out = out.drop_duplicates("unique_id").sort_values("unique_id")  # whatever order read

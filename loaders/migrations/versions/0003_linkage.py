@@ -14,9 +14,12 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ("id_number", "id_area", "id_birth", "id_tail", "name_key", "name_pinyin", "surname",
-           "given", "surname_pinyin", "name_tokens", "name_chars", "birth", "birth_year", "sex",
-           "region", "employer")
-INDEXED = ("birth", "id_area", "name_key", "name_pinyin", "region", "employer")
+           "given", "surname_pinyin", "name_tokens", "name_chars", "birth", "birth_ym", "birth_yd",
+           "sex", "region", "employer")
+INDEXED = ("name_key", "region", "employer")
+KEYS = (("id_area", "id_birth"), ("id_area", "id_tail"), ("birth", "surname_pinyin", "sex"),
+        ("name_pinyin", "birth_ym"), ("name_pinyin", "birth_yd"), ("birth", "given"),
+        ("name_key", "id_area"), ("name_key", "id_birth"))
 
 
 def upgrade() -> None:
@@ -31,6 +34,9 @@ def upgrade() -> None:
     )
     for name in INDEXED:
         op.create_index(op.f(f"ix_match_entity_{name}"), "match_entity", [name], unique=False)
+    for key in KEYS:
+        op.create_index("ix_match_entity_" + "_".join(key), "match_entity", list(key),
+                        unique=False)
     op.create_table(
         "match_model",
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
@@ -54,4 +60,6 @@ def downgrade() -> None:
     op.drop_table("match_model")
     for name in INDEXED:
         op.drop_index(op.f(f"ix_match_entity_{name}"), table_name="match_entity")
+    for key in KEYS:
+        op.drop_index("ix_match_entity_" + "_".join(key), table_name="match_entity")
     op.drop_table("match_entity")
