@@ -100,16 +100,23 @@ def latest_model(conn: Connection) -> dict | None:
 
 def _store_entities(conn: Connection, entities: pd.DataFrame, run_id: str,
                     replace_all: bool, gone: set[str] = frozenset()) -> None:
-    if replace_all:
+    if replace_all:  # a bulk load: the indexes are built once after it, not row by row
+        # the DELETE first: SQLite's driver opens its transaction at the first write and would
+        # commit a DROP INDEX issued before it at once, outside a rerun's rollback
         conn.execute(delete(match_entity))
-    else:
-        doomed = pd.concat([entities["unique_id"], pd.Series(sorted(gone), dtype="string")])
-        if len(doomed):
-            scope = temp_table(conn, "jinbao_match_doomed", match_entity, ["unique_id"],
-                               key=("unique_id",))
-            copy_into(conn, scope, pd.DataFrame({"unique_id": doomed.drop_duplicates()}))
-            conn.execute(delete(match_entity).where(  # IN: SQLite searches the key
-                match_entity.c.unique_id.in_(select(scope.c.unique_id))))
+        for index in match_entity.indexes:
+            index.drop(conn)
+        copy_into(conn, match_entity, entities[STORED].assign(updated_run=run_id))
+        for index in match_entity.indexes:
+            index.create(conn)
+        return
+    doomed = pd.concat([entities["unique_id"], pd.Series(sorted(gone), dtype="string")])
+    if len(doomed):
+        scope = temp_table(conn, "jinbao_match_doomed", match_entity, ["unique_id"],
+                           key=("unique_id",))
+        copy_into(conn, scope, pd.DataFrame({"unique_id": doomed.drop_duplicates()}))
+        conn.execute(delete(match_entity).where(  # IN: SQLite searches the key
+            match_entity.c.unique_id.in_(select(scope.c.unique_id))))
     copy_into(conn, match_entity, entities[STORED].assign(updated_run=run_id))
 
 

@@ -11,7 +11,7 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from estate import build_estate
 from jinbao.cli import main
@@ -92,6 +92,13 @@ def test_an_incremental_match_equals_a_full_one_and_ids_are_stable(loaded):
     assert (again["opened_run"].to_numpy() == kept["opened_run"].to_numpy()).all()
 
 
+def _index(engine) -> tuple:
+    with engine.connect() as conn:
+        indexes = sorted(i["name"] for i in inspect(conn).get_indexes("match_entity"))
+        return indexes, pd.read_sql("SELECT * FROM match_entity ORDER BY unique_id", conn)\
+            .to_csv()
+
+
 def test_match_train_prints_what_changed_and_rerun_applies_only_when_asked(loaded, capsys):
     _, config, engine, _ = loaded
     before = _cases(engine)
@@ -103,10 +110,12 @@ def test_match_train_prints_what_changed_and_rerun_applies_only_when_asked(loade
         models = conn.execute(select(match_model.c.version, match_model.c.trained_run)
                               .order_by(match_model.c.version)).all()
     assert [v for v, _ in models] == [1, 2] and models[1][1].startswith("match-train-")
+    index_before = _index(engine)
     assert main(["match", "rerun", "--json", "--config", str(config)]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["model"] == 2 and not shown["applied"]
     assert _cases(engine).equals(before)
+    assert _index(engine) == index_before  # the entities and their indexes rolled back too
     assert main(["match", "rerun", "--apply", "--config", str(config)]) == 0
     after = _cases(engine)
     models_named = {json.loads(e)["model"] for e in after.loc[after["status"] == "open",
