@@ -21,6 +21,7 @@ from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
 from schemas.warehouse import match_model, review_case
 from tests.conftest import fresh_config, written_config
+from transforms.linkage import model
 
 REVIEWER = "caseworker.wang"
 
@@ -102,14 +103,19 @@ def _index(engine) -> tuple:
 def test_match_train_prints_what_changed_and_rerun_applies_only_when_asked(loaded, capsys):
     _, config, engine, _ = loaded
     before = _cases(engine)
+    model.forget_trained()  # train for real, not from this process's memo
     assert main(["match", "train", "--config", str(config)]) == 0
     printed = capsys.readouterr().out
     assert "model v2 trained on" in printed and "(was v1)" in printed
     assert "case threshold: match probability" in printed
     with engine.connect() as conn:
-        models = conn.execute(select(match_model.c.version, match_model.c.trained_run)
+        models = conn.execute(select(match_model.c.version, match_model.c.trained_run,
+                                     match_model.c.model, match_model.c.threshold)
                               .order_by(match_model.c.version)).all()
-    assert [v for v, _ in models] == [1, 2] and models[1][1].startswith("match-train-")
+    assert [m.version for m in models] == [1, 2] and models[1].trained_run.startswith(
+        "match-train-")
+    # the same entities train the same model, to the bit: reruns keep their cases
+    assert (models[0].model, models[0].threshold) == (models[1].model, models[1].threshold)
     index_before = _index(engine)
     assert main(["match", "rerun", "--json", "--config", str(config)]) == 0
     shown = json.loads(capsys.readouterr().out)

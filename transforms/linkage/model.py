@@ -219,9 +219,28 @@ def _trained(entities: pd.DataFrame) -> tuple[dict, float]:
                                 "duckdb").blocking_rule_sql, str(error)[:120])
         return linker.misc.save_model_to_json()
 
-    model = _with_linker(entities, settings(), train)
+    model = _canonical(_with_linker(entities, settings(), train))
     predictions = scored(entities, model)
     return model, threshold_of(predictions["match_probability"])
+
+
+def _canonical(model: dict, digits: int = 9) -> dict:
+    """The model with its probabilities to `digits` significant digits and without the
+    linker's random id. DuckDB sums in parallel, in no fixed order, so training the same
+    entities twice differs in the last bits; rounded, it gives the same model (and the same
+    cases) every time."""
+    def rounded(value):
+        return float(f"{value:.{digits - 1}e}") if isinstance(value, float) else value
+
+    model.pop("linker_uid", None)
+    model["probability_two_random_records_match"] = rounded(
+        model["probability_two_random_records_match"])
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                if key in level:
+                    level[key] = rounded(level[key])
+    return model
 
 
 def threshold_of(probabilities: pd.Series) -> float:
