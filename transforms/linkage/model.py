@@ -140,11 +140,10 @@ birth year put every 王伟 born in one year in one block, and made the comparis
 grow fourfold from 20,000 to 200,000 persons). Pinyin covers the name key: equal keys have
 equal pinyin."""
 BLOCKING = [block_on(*keys) for keys in BLOCK_KEYS]
-EM_BLOCKS = [block_on("name_key", "birth_year"), block_on("birth", "sex")]
-"""EM learns m from the pairs of each block: the comparisons not in the block's columns. A
-name alone is no block for Chinese names: at 200,000 persons it holds 12 million pairs, at a
-million 300 million (22 GB), so each block joins a second field; the pairs it holds still
-grow with the estate, but at a twentieth of the rate."""
+EM_BLOCKS = [block_on("name_key"), block_on("birth")]
+"""EM learns m from the pairs of each block, for the comparisons not in the block's columns,
+so that between them every level of every comparison is seen. (A name block grows fast with
+Chinese names: 12 million pairs at 200,000 persons; a million needs EM on a sample.)"""
 PRIOR_RULES = ["l.name_key = r.name_key AND l.birth = r.birth AND l.sex = r.sex"]
 PRIOR_RECALL = 0.7
 """How many of the true pairs the prior rule finds: a judgement (most damage touches one field,
@@ -161,11 +160,15 @@ FLOOR = 0.01
 TF_COLUMNS = ("name_key", "region", "employer")
 
 
-def _with_linker(entities: pd.DataFrame, model: dict | SettingsCreator, work):
+def _with_linker(entities: pd.DataFrame, model: dict | SettingsCreator, work,
+                 threads: int | None = None):
     """work(linker, table) over the entities in a DuckDB of its own, and its result. The
     database is closed and every object of it collected before this returns: one left for the
-    garbage collector would be destroyed in a forked worker, and crash it."""
+    garbage collector would be destroyed in a forked worker, and crash it. `threads=1` makes
+    DuckDB's sampling and sums run in one order, so that the result does not vary."""
     connection = duckdb.connect()
+    if threads:
+        connection.execute(f"SET threads = {int(threads)}")
     # what does not fit in memory spills to the system's temporary folder (DuckDB's default
     # is ./.tmp, inside whatever folder jinbao was started from)
     connection.execute(f"SET temp_directory = '{tempfile.gettempdir()}/jinbao-duckdb'")
@@ -227,10 +230,7 @@ def _trained(entities: pd.DataFrame) -> tuple[dict, float]:
                                 "duckdb").blocking_rule_sql, str(error)[:120])
         return linker.misc.save_model_to_json()
 
-    # birth_year: a column of its own, so that EM over name + year still learns the birth
-    # date comparison (Splink leaves out the comparisons of a block's columns)
-    training = entities.assign(birth_year=entities["birth"].str.slice(0, 4))
-    model = _canonical(_with_linker(training, settings(), train))
+    model = _canonical(_with_linker(entities, settings(), train, threads=1))
     predictions = scored(entities, model)
     return model, threshold_of(predictions["match_probability"])
 
