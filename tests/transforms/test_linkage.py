@@ -148,6 +148,22 @@ def test_case_evidence_has_every_comparisons_level_and_weight():
         ("pension", "7"), ("medical", "8"), ("pension", "1")}
 
 
+def test_a_clusters_case_is_the_same_whatever_order_the_scorer_returned_its_pairs_in():
+    settings = model.settings().get_settings("duckdb").as_dict()
+    settings["probability_two_random_records_match"] = 1e-4
+    comparisons = [c["output_column_name"] for c in settings["comparisons"]]
+    entities = [A, *(f"injury|{k}" for k in range(1, 7))]  # 21 pairs, more than are shown
+    pairs = pd.DataFrame([{"unique_id_l": a, "unique_id_r": b, "match_probability": 0.97,
+                           "match_weight": 5.0, **{f"gamma_{c}": 1 for c in comparisons},
+                           **{f"mw_{c}": 0.5 for c in comparisons}}
+                          for i, a in enumerate(entities) for b in entities[i + 1:]])
+    rows = pd.DataFrame({"id_number": [A], "source_system": ["pension"], "source_key": ["7"]})
+    cases = [decide.case_frames([sorted(entities)], pairs.sample(frac=1, random_state=seed),
+                                settings, 3, 0.9, rows)[0] for seed in range(4)]
+    assert len(json.loads(cases[0].loc[0, "evidence"])["pairs"]) == decide.MAX_PAIRS_SHOWN
+    assert all(c.equals(cases[0]) for c in cases[1:])
+
+
 def test_a_retrained_model_reports_the_weights_that_moved():
     old = model.settings().get_settings("duckdb").as_dict()
     old["probability_two_random_records_match"] = 1e-4

@@ -84,7 +84,10 @@ def case_frames(groups: list[list[str]], edges: pd.DataFrame, model: dict, versi
         entities = _order(group)
         number = {e: i + 1 for i, e in enumerate(entities)}
         inside = [p for e in entities for p in by_entity.get(e, ()) if p.unique_id_r in number]
-        inside.sort(key=lambda p: -p.match_probability)
+        # a total order: equal probabilities are common (duplicate rows), and the order the
+        # scorer returns pairs in depends on its threads, which decides the pairs shown
+        inside.sort(key=lambda p: (-round(float(p.match_probability), 6),
+                                   sorted([number[p.unique_id_l], number[p.unique_id_r]])))
         pairs = [{"between": sorted([number[p.unique_id_l], number[p.unique_id_r]]),
                   "probability": round(float(p.match_probability), 6),
                   "weight": round(float(p.match_weight), 2), "prior": round(prior, 2),
