@@ -164,6 +164,16 @@ def test_a_clusters_case_is_the_same_whatever_order_the_scorer_returned_its_pair
     assert all(c.equals(cases[0]) for c in cases[1:])
 
 
+def test_training_samples_the_entities_when_a_block_outgrows_its_budget():
+    entities = pd.DataFrame({"unique_id": [f"pension|{i}" for i in range(4000)],
+                             "name_key": ["王伟", "李娜"] * 2000, "birth": ["1990-01-01"] * 4000})
+    assert model.training_sample(entities, budget=1e7) is entities  # 8 million pairs: all
+    sample = model.training_sample(entities, budget=8e5)
+    assert model.block_pairs(sample, "birth") == pytest.approx(8e5, rel=0.1)
+    assert sample["name_key"].value_counts().min() > 550  # uniform: about 632 of each name
+    assert sample.equals(model.training_sample(entities.iloc[::-1], budget=8e5).sort_index())
+
+
 def test_a_retrained_model_reports_the_weights_that_moved():
     old = model.settings().get_settings("duckdb").as_dict()
     old["probability_two_random_records_match"] = 1e-4

@@ -140,10 +140,17 @@ birth year put every 王伟 born in one year in one block, and made the comparis
 grow fourfold from 20,000 to 200,000 persons). Pinyin covers the name key: equal keys have
 equal pinyin."""
 BLOCKING = [block_on(*keys) for keys in BLOCK_KEYS]
-EM_BLOCKS = [block_on("name_key"), block_on("birth")]
+EM_KEYS = ["name_key", "birth"]
+EM_BLOCKS = [block_on(key) for key in EM_KEYS]
 """EM learns m from the pairs of each block, for the comparisons not in the block's columns,
-so that between them every level of every comparison is seen. (A name block grows fast with
-Chinese names: 12 million pairs at 200,000 persons; a million needs EM on a sample.)"""
+so that between them every level of every comparison is seen."""
+TRAINING_PAIRS = 5e6
+"""The most pairs an EM block may hold: beyond, training runs on a sample of the entities. A
+block's pairs grow with the square of the estate (Chinese names are few: a name block held 12
+million pairs at 200,000 persons and 300 million at a million, 22 GB resident), and a uniform
+sample of a share s keeps s^2 of every kind of pair, so the share of true pairs in a block,
+the prior and the u values are what they are over all entities. Chosen for cost (seconds and
+memory of one EM pass), not for any score."""
 PRIOR_RULES = ["l.name_key = r.name_key AND l.birth = r.birth AND l.sex = r.sex"]
 PRIOR_RECALL = 0.7
 """How many of the true pairs the prior rule finds: a judgement (most damage touches one field,
@@ -206,7 +213,29 @@ def trained(entities: pd.DataFrame) -> tuple[dict, float]:
     return json.loads(json.dumps(found)), threshold
 
 
+def block_pairs(entities: pd.DataFrame, key: str) -> int:
+    """The pairs a block on `key` holds over these entities."""
+    sizes = entities[key].value_counts(dropna=True).to_numpy(dtype="float64")
+    return int((sizes * (sizes - 1) / 2).sum())
+
+
+def training_sample(entities: pd.DataFrame, budget: float = TRAINING_PAIRS) -> pd.DataFrame:
+    """The entities training learns from: all of them, or, when an EM block would hold more
+    than `budget` pairs, a uniform sample (by a hash of the unique id, so the same entities
+    give the same sample) of the share that brings the largest block to about the budget."""
+    largest = max(block_pairs(entities, key) for key in EM_KEYS)
+    if largest <= budget:
+        return entities
+    share = math.sqrt(budget / largest)
+    log.info("linkage: an EM block would hold %d pairs; training on a %.3f sample of the "
+             "%d entities", largest, share, len(entities))
+    hashed = pd.util.hash_pandas_object(entities["unique_id"], index=False, hash_key=str(SEED)
+                                        .rjust(16, "0")).to_numpy()
+    return entities[hashed < np.uint64(share * 2.0**64)]
+
+
 def _trained(entities: pd.DataFrame) -> tuple[dict, float]:
+    entities = training_sample(entities)
     # a level no trained block shows keeps its default m (Splink warns per level, per block)
     logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
 
@@ -374,16 +403,17 @@ def changes(old: dict | None, new: dict) -> list[dict]:
     return rows
 
 
-def comparison_count(entities: pd.DataFrame, model: dict) -> int:
-    """How many pairs the model's blocking rules generate over these entities (each pair
-    once, whichever rules find it): the work a full match does."""
+def comparison_counts(entities: pd.DataFrame, model: dict) -> dict[str, int]:
+    """How many pairs each of the model's blocking rules adds over these entities (a pair
+    counts for the first rule that finds it; the sum is the work a full match does)."""
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     rules = [r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
 
-    def count(_linker, table) -> int:
+    def count(_linker, table) -> dict[str, int]:
         found = count_comparisons_from_blocking_rules(
             table, blocking_rules=rules, link_type="dedupe_only", record_sample_proportion=1.0)
-        return int(found[-1]["cumulative_comparison_count"]) if found else 0
+        return {rule: int(r["marginal_comparison_count"]) for rule, r in zip(rules, found,
+                                                                             strict=True)}
 
     return _with_linker(entities, model, count)
