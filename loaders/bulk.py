@@ -61,11 +61,46 @@ def _without_nul(table: pa.Table) -> pa.Table:
     return table
 
 
+SQLITE_FORMATS = {DateTime: "%Y-%m-%d %H:%M:%S", Date: "%Y-%m-%d"}
+"""How SQLAlchemy's SQLite types store dates and times as text (%S of a microsecond timestamp
+carries its six decimals, as SQLAlchemy writes them)."""
+
+
+def _sqlite_rows(table: Table, frame: pd.DataFrame) -> list[tuple] | None:
+    """The frame's rows as tuples of the values SQLAlchemy would store in SQLite, converted
+    per column by pyarrow (None when pyarrow cannot read a column: the caller falls back)."""
+    try:
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    columns = []
+    for name in frame.columns:
+        values = arrow.column(name)
+        kind = type(table.c[name].type)
+        form = next((f for t, f in SQLITE_FORMATS.items() if issubclass(kind, t)), None)
+        if form and pa.types.is_timestamp(values.type):
+            values = pc.strftime(values.cast(pa.timestamp("us")), form)
+        elif form and pa.types.is_date(values.type):
+            values = pc.strftime(values, form)
+        elif form and not pa.types.is_null(values.type):
+            return None  # text or numbers in a date column: SQLAlchemy's own checks decide
+        columns.append(values.to_pylist())
+    return list(zip(*columns, strict=True))
+
+
 def copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     """Append `frame`'s rows (columns matched by name) to `table` in the open transaction."""
     if frame.empty:
         return
     columns = [c.name for c in table.columns if c.name in frame.columns]
+    if conn.dialect.name == "sqlite":
+        rows = _sqlite_rows(table, frame[columns])
+        if rows is not None:  # the driver's executemany on tuples: no per-row dicts
+            quote = conn.dialect.identifier_preparer.quote
+            conn.exec_driver_sql(
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})", rows)
+            return
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), records(frame[columns]))
         return

@@ -235,7 +235,7 @@ def _rows_of(conn: Connection, ids: list[str]) -> pd.DataFrame:
     return read_frame(conn, select(source_record.c.id_number, source_record.c.source_system,
                                    source_record.c.source_key).where(
         source_record.c.outcome == literal("accepted"),
-        exists().where(scope.c.id_number == source_record.c.id_number)))
+        source_record.c.id_number.in_(select(scope.c.id_number))))  # IN: SQLite searches
 
 
 def refresh(conn: Connection, run_id: str, full: bool = False,

@@ -12,7 +12,7 @@ from itertools import groupby
 from operator import itemgetter
 
 import pandas as pd
-from sqlalchemy import Connection, delete, exists, select
+from sqlalchemy import Connection, delete, select
 
 from loaders.bulk import copy_into, read_frame, temp_table
 from loaders.frames import same_values
@@ -50,12 +50,12 @@ def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
         scope = temp_table(conn, "jinbao_case_ids", review_case, ["case_id"], key=("case_id",))
         ids = pd.concat([case_ids, found["case_id"]]).dropna().drop_duplicates()
         copy_into(conn, scope, pd.DataFrame({"case_id": ids}))
-        query = query.where(exists().where(scope.c.case_id == review_case.c.case_id))
+        query = query.where(review_case.c.case_id.in_(select(scope.c.case_id)))  # see _delete
     elif people is not None:
         scope = temp_table(conn, "jinbao_case_scope", review_case, ["id_number"],
                            key=("id_number",))
         copy_into(conn, scope, pd.DataFrame({"id_number": people.dropna().drop_duplicates()}))
-        query = query.where(exists().where(scope.c.id_number == review_case.c.id_number))
+        query = query.where(review_case.c.id_number.in_(select(scope.c.id_number)))
     stored = read_frame(conn, query)
     if found.empty and stored.empty:
         return {"opened": 0, "withdrawn": 0, "opened_cases": [], "withdrawn_cases": []}
