@@ -40,8 +40,10 @@ def clusters(edges: pd.DataFrame) -> list[list[str]]:
     left, right = ids.get_indexer(edges["unique_id_l"]), ids.get_indexer(edges["unique_id_r"])
     graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(len(ids), len(ids)))
     _, label = connected_components(graph, directed=False)
-    groups = pd.Series(ids.to_numpy()).groupby(label).agg(lambda s: sorted(s))
-    return [g for g in groups if len(g) > 1]
+    names = ids.to_numpy(dtype=object)
+    order = np.lexsort((names, label))  # by component, then by id
+    starts = np.flatnonzero(label[order][1:] != label[order][:-1]) + 1
+    return [g.tolist() for g in np.split(names[order], starts) if len(g) > 1]
 
 
 def _order(entities: list[str]) -> list[str]:
@@ -54,16 +56,25 @@ def case_id(entities: list[str]) -> str:
     return CASE_KIND + "-" + hashlib.sha1("|".join(sorted(entities)).encode()).hexdigest()[:16]
 
 
-def _comparisons(pair, model: dict, names: dict[str, dict[int, str]]) -> list[dict]:
-    out = []
-    for comparison in model["comparisons"]:
-        name = comparison["output_column_name"]
-        gamma = getattr(pair, f"gamma_{name}", None)
-        weight = float(getattr(pair, f"mw_{name}", 0.0) or 0.0)
-        weight += float(getattr(pair, f"mw_tf_adj_{name}", 0.0) or 0.0)
-        label = names[name].get(int(gamma), str(gamma)) if gamma is not None else "?"
-        out.append({"comparison": name, "level": label, "weight": round(weight, 2)})
-    return out
+def _comparisons(edges: pd.DataFrame, model: dict) -> list[list[dict]]:
+    """Per edge, each comparison's level (labelled) and weight: as stored (edges kept from
+    earlier cases carry them) or from the scorer's gamma_* and mw_* columns, column by column."""
+    stored = edges["comparisons"] if "comparisons" in edges else pd.Series(
+        [None] * len(edges), index=edges.index, dtype=object)
+    columns = []
+    for comparison, labels in levels(model).items():
+        gamma = edges.get(f"gamma_{comparison}")
+        weight = pd.Series(0.0, index=edges.index)
+        for part in (f"mw_{comparison}", f"mw_tf_adj_{comparison}"):
+            if part in edges:
+                weight = weight + pd.to_numeric(edges[part], errors="coerce").fillna(0.0)
+        label = (["?"] * len(edges) if gamma is None else
+                 [labels.get(int(g), str(g)) if pd.notna(g) else "?" for g in gamma])
+        columns.append(zip([comparison] * len(edges), label, [round(w, 2) for w in weight.tolist()],
+                           strict=True))
+    built = [[{"comparison": c, "level": lv, "weight": w} for c, lv, w in row]
+             for row in zip(*columns, strict=True)] if columns else [[]] * len(edges)
+    return [s if isinstance(s, list) else b for s, b in zip(stored, built, strict=True)]
 
 
 def case_frames(groups: list[list[str]], edges: pd.DataFrame, model: dict, version: int,
@@ -75,25 +86,27 @@ def case_frames(groups: list[list[str]], edges: pd.DataFrame, model: dict, versi
     row_columns = ["case_id", "source_system", "source_key", "id_number"]
     if not groups:
         return pd.DataFrame(columns=columns), pd.DataFrame(columns=row_columns)
-    names, prior = levels(model), prior_weight(model)
+    prior = prior_weight(model)
+    edges = edges.reset_index(drop=True)
+    evidence = _comparisons(edges, model)
     by_entity: dict[str, list] = {}
-    for pair in edges.itertuples(index=False):
-        by_entity.setdefault(pair.unique_id_l, []).append(pair)
+    for pair, listed in zip(edges[[*EDGE, "match_probability", "match_weight"]].itertuples(
+            index=False), evidence, strict=True):
+        by_entity.setdefault(pair.unique_id_l, []).append((pair, listed))
     cases, rows = [], []
     for group in groups:
         entities = _order(group)
         number = {e: i + 1 for i, e in enumerate(entities)}
-        inside = [p for e in entities for p in by_entity.get(e, ()) if p.unique_id_r in number]
+        inside = [p for e in entities for p in by_entity.get(e, ()) if p[0].unique_id_r in number]
         # a total order: equal probabilities are common (duplicate rows), and the order the
         # scorer returns pairs in depends on its threads, which decides the pairs shown
-        inside.sort(key=lambda p: (-round(float(p.match_probability), 6),
-                                   sorted([number[p.unique_id_l], number[p.unique_id_r]])))
+        inside.sort(key=lambda p: (-round(float(p[0].match_probability), 6),
+                                   sorted([number[p[0].unique_id_l], number[p[0].unique_id_r]])))
         pairs = [{"between": sorted([number[p.unique_id_l], number[p.unique_id_r]]),
                   "probability": round(float(p.match_probability), 6),
                   "weight": round(float(p.match_weight), 2), "prior": round(prior, 2),
-                  "comparisons": p.comparisons if hasattr(p, "comparisons") and isinstance(
-                      p.comparisons, list) else _comparisons(p, model, names)}
-                 for p in inside[:MAX_PAIRS_SHOWN]]
+                  "comparisons": listed}
+                 for p, listed in inside[:MAX_PAIRS_SHOWN]]
         persons = [e for e in entities if "|" not in e]
         ident = case_id(entities)
         cases.append({
