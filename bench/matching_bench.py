@@ -9,7 +9,9 @@ a rolled-back transaction the training alone and a full re-match alone, the comp
 blocking rules generate per entity, an incremental run after 1% of the rows changed (its
 matching seconds as a share of the full re-match), and the links scored against truth.csv:
 exact merges plus cases, pairwise. Writes a table to stdout and JSON to <out>/matching.json.
-Nothing here feeds back into the model: the figures are measured, never used to choose.
+The peer (bench/splink_peer.py, skipped with --no-peer): plain Splink on the same entities,
+scored the same way, in the same run. Nothing here feeds back into the model: the figures are
+measured, never used to choose.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def change_one_percent(folder: Path) -> int:
     return changed
 
 
-def measure(persons: int, damage: str, out: Path) -> dict:
+def measure(persons: int, damage: str, out: Path, with_peer: bool) -> dict:
     from sqlalchemy import select
 
     from estate import build_estate
@@ -85,6 +87,19 @@ def measure(persons: int, damage: str, out: Path) -> dict:
     by_rule = model.comparison_counts(matching._text(entities).assign(changed=1),
                                       stored["model"])
     comparisons = sum(by_rule.values())
+    peer = {}
+    if with_peer:  # the same entities through plain Splink, scored the same way
+        from bench.splink_peer import peer_clusters
+        from jinbao.evaluate import cluster_scores
+
+        found = peer_clusters(matching._text(entities))
+        scores = cluster_scores(engine, folder / "truth.csv", found["clusters"])
+        peer = {"peer_train_seconds": found["train_seconds"],
+                "peer_match_seconds": found["match_seconds"],
+                **{f"peer_{k}": round(v, 5) if isinstance(v, float) else v
+                   for k, v in scores.items() if k in ("cases", "false_per_true",
+                                                        "proposed_precision",
+                                                        "proposed_recall", "proposed_f1")}}
     touched = change_one_percent(folder)
     incremental = run_pipeline(cfg).matching
     engine.dispose()
@@ -101,7 +116,7 @@ def measure(persons: int, damage: str, out: Path) -> dict:
         "incremental_match_seconds": incremental["seconds"],
         "incremental_share": round(incremental["seconds"] / max(full["seconds"], 1e-9), 3),
         "exact_precision": round(exact["precision"], 5), "exact_recall": round(exact["recall"], 5),
-        **{k: round(v, 5) if isinstance(v, float) else v for k, v in cases.items()}}
+        **{k: round(v, 5) if isinstance(v, float) else v for k, v in cases.items()}, **peer}
 
 
 def main() -> None:
@@ -111,10 +126,12 @@ def main() -> None:
     parser.add_argument("--damage", action="append", choices=sorted(SEEDS),
                         help="which estates (repeatable; default both)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    parser.add_argument("--no-peer", action="store_true",
+                        help="skip plain Splink on the same entities (bench/splink_peer.py)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = [measure(n, damage, out) for damage in args.damage or sorted(SEEDS)
+    results = [measure(n, damage, out, not args.no_peer) for damage in args.damage or sorted(SEEDS)
                for n in args.persons or [20_000, 200_000]]
     machine = {"python": platform.python_version(), "cores": __import__("os").cpu_count(),
                "platform": platform.platform()}
@@ -129,6 +146,17 @@ def main() -> None:
               f"{r['full_match_seconds']:>7.1f} {r['incremental_match_seconds']:>6.1f} "
               f"{r['incremental_share']:>6.1%} {r['cases']:>6,} {r['false_per_true']:>10.4f} "
               f"{r['exact_precision']:>7.4f} {r['exact_f1']:>8.4f} {r['proposed_f1']:>9.4f}")
+    peers = [r for r in results if "peer_proposed_f1" in r]
+    if peers:
+        print("\nthe peer: plain Splink on the same entities and candidate pairs, same scoring")
+        print(f"{'damage':>9} {'persons':>9} {'train s':>7} {'match s':>7} {'cases':>6} "
+              f"{'false/true':>10} {'P':>6} {'R':>6} {'F1':>6} {'jinbao F1 / peer':>16}")
+        for r in peers:
+            print(f"{r['damage']:>9} {r['persons_simulated']:>9,} {r['peer_train_seconds']:>7.1f} "
+                  f"{r['peer_match_seconds']:>7.1f} {r['peer_cases']:>6,} "
+                  f"{r['peer_false_per_true']:>10.4f} {r['peer_proposed_precision']:>6.4f} "
+                  f"{r['peer_proposed_recall']:>6.4f} {r['peer_proposed_f1']:>6.4f} "
+                  f"{r['proposed_f1'] / max(r['peer_proposed_f1'], 1e-9):>16.4f}")
     print("\ncomparisons per entity, by the blocking rule that first finds the pair")
     print(" ".join(f"{r['damage'][:4]}{r['persons_simulated'] // 1000:>5}k" for r in results),
           "rule")

@@ -47,8 +47,26 @@ def _cross_pairs(rows: pd.DataFrame, group: str, part: str) -> int:
     return total - _pairs(rows.groupby([group, part]).size())
 
 
+def _across(frame: pd.DataFrame, keys: list[str]) -> int:
+    """Pairs across two members of each group of `keys`, summed (n: each member's rows):
+    ((sum n)^2 - sum n^2) / 2 per group."""
+    sums = frame.assign(n2=frame["n"] * frame["n"]).groupby(keys)[["n", "n2"]].sum()
+    return int(((sums["n"] * sums["n"] - sums["n2"]) // 2).sum())
+
+
 def suspect_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
-    """How well suspected_duplicate cases find the same-person pairs exact matching missed.
+    """cluster_scores of the warehouse's suspected_duplicate cases (withdrawn ones aside)."""
+    with engine.connect() as conn:
+        cases = pd.read_sql(select(review_case.c.evidence)
+                            .where(review_case.c.kind == CASE_KIND,
+                                   review_case.c.status != "withdrawn"), conn)
+    return cluster_scores(engine, truth_csv, [json.loads(e)["entities"]
+                                              for e in cases["evidence"]])
+
+
+def cluster_scores(engine: Engine, truth_csv: Path,
+                   clusters: list[list[str]]) -> dict[str, float | int]:
+    """How well clusters of entities (cases) find the same-person pairs exact matching missed.
 
     An entity is a person (its accepted rows) or a row quarantined for its ID number. The pairs
     exact matching missed are the same-person row pairs in two different entities; a case
@@ -63,9 +81,6 @@ def suspect_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
                                   source_record.c.id_number, source_record.c.outcome), conn)
         ruled = pd.read_sql(select(quarantine.c.source_system, quarantine.c.source_key)
                             .where(quarantine.c.rule.in_(ID_RULES)).distinct(), conn)
-        cases = pd.read_sql(select(review_case.c.case_id, review_case.c.evidence)
-                            .where(review_case.c.kind == CASE_KIND,
-                                   review_case.c.status != "withdrawn"), conn)
     rows = rows.merge(truth, on=["source_system", "source_key"])
     loose = rows.merge(ruled, on=["source_system", "source_key"])
     loose = loose.assign(entity=loose["source_system"] + "|" + loose["source_key"])
@@ -75,23 +90,22 @@ def suspect_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
     people = members.groupby(["entity", "person_key"]).size()
     majority = people.reset_index().sort_values(0, ascending=False).drop_duplicates("entity")
     owner = majority.set_index("entity")["person_key"]
-    covered = covered_true = true_cases = 0
-    for evidence in cases["evidence"]:
-        entities = json.loads(evidence)["entities"]
-        sizes = [people.get(e, pd.Series(dtype=int)) for e in entities]
-        for i, a in enumerate(sizes):  # every row pair across two of the case's entities
-            for b in sizes[i + 1:]:
-                covered += int(a.sum() * b.sum())
-                covered_true += int((a * b.reindex(a.index, fill_value=0)).sum())
-        true_cases += int(len({owner.get(e) for e in entities}) == 1)
+    members_of = pd.DataFrame([(i, e) for i, case in enumerate(clusters) for e in case],
+                              columns=["case", "entity"])
+    counted = members_of.merge(people.rename("n").reset_index(), on="entity")
+    # every row pair across two of a case's entities, and of those the pairs of one person
+    covered = _across(counted.groupby(["case", "entity"], as_index=False)["n"].sum(), ["case"])
+    covered_true = _across(counted, ["case", "person_key"])
+    owners = members_of.assign(owner=members_of["entity"].map(owner))
+    true_cases = int((owners.groupby("case")["owner"].nunique(dropna=False) == 1).sum())
     exact_true = _pairs(accepted.groupby(["id_number", "person_key"]).size())
     exact = _pairs(accepted.groupby("id_number").size())
     actual = _pairs(members.groupby("person_key").size())
     precision = (exact_true + covered_true) / max(exact + covered, 1)
     recall = (exact_true + covered_true) / max(actual, 1)
-    false_cases = len(cases) - true_cases
+    false_cases = len(clusters) - true_cases
     return {
-        "cases": len(cases), "true_cases": true_cases, "false_cases": false_cases,
+        "cases": len(clusters), "true_cases": true_cases, "false_cases": false_cases,
         "false_per_true": false_cases / max(true_cases, 1),
         "missed_pairs": missed, "found_pairs": covered_true,
         "case_recall": covered_true / missed if missed else 1.0,

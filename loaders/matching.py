@@ -183,13 +183,17 @@ def _candidates(conn: Connection, changed: pd.DataFrame) -> pd.DataFrame:
     columns = sorted({c for rule in model.BLOCK_KEYS for c in rule})
     keys = temp_table(conn, "jinbao_match_keys", match_entity, columns)
     copy_into(conn, keys, changed[columns].drop_duplicates())
-    # no DISTINCT: it makes SQLite scan match_entity rather than search its index per key
-    found = [read_frame(conn, select(*(match_entity.c[c] for c in STORED))
-                        .select_from(keys.join(match_entity, and_(
-                            *(keys.c[c] == match_entity.c[c] for c in rule)))))
-             for rule in model.BLOCK_KEYS]
-    candidates = pd.concat(found, ignore_index=True).drop_duplicates("unique_id")
-    return candidates[~candidates["unique_id"].isin(changed["unique_id"])]
+    # the ids alone per rule, then each found entity's row once: a common key finds the same
+    # entities under several rules. No DISTINCT: it makes SQLite scan match_entity rather than
+    # search its index per key
+    found = pd.concat([read_frame(conn, select(match_entity.c.unique_id).select_from(
+        keys.join(match_entity, and_(*(keys.c[c] == match_entity.c[c] for c in rule)))))
+        for rule in model.BLOCK_KEYS], ignore_index=True)["unique_id"]
+    found = found[~found.isin(changed["unique_id"])].drop_duplicates()
+    ids = temp_table(conn, "jinbao_match_found", match_entity, ["unique_id"], key=("unique_id",))
+    copy_into(conn, ids, pd.DataFrame({"unique_id": found}))
+    return read_frame(conn, select(*(match_entity.c[c] for c in STORED)).where(
+        match_entity.c.unique_id.in_(select(ids.c.unique_id))))
 
 
 def _counts(conn: Connection, subset: pd.DataFrame) -> tuple[dict, dict]:
