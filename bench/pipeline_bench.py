@@ -10,6 +10,10 @@ rows per second as a ratio to a raw binary COPY (ADBC ingest) of the same rows i
 server, an incremental run after 1% of the database rows changed, as a share of the full
 run's time, and the seconds and bytes of `jinbao report` for the full run. Figures are
 ratios within one run on one machine; nothing here asserts a time.
+The peers, in the same run on the same rows (skipped with --no-peers; `pip install -e '.[bench]'`):
+dlt merging on each source key and replacing (bench/dlt_peer.py, with its incremental run after
+the same change), and a raw extract + binary COPY (bench/raw_copy.py); jinbao's rows/s is
+reported as a ratio to each.
 Writes a table to stdout and JSON to <out>/pipeline.json. Needs the local PostgreSQL and MariaDB.
 """
 
@@ -158,7 +162,7 @@ def change_one_percent(folder: Path, urls: dict[str, str]) -> int:
     return changed
 
 
-def measure(rows: int, out: Path) -> dict:
+def measure(rows: int, out: Path, with_peers: bool) -> dict:
     tag = f"{rows // 1000}k"
     folder = out / f"estate_{tag}"
     urls = fresh_databases(tag)
@@ -168,8 +172,20 @@ def measure(rows: int, out: Path) -> dict:
     load_seconds = sum(full["timings"][k] for k in ("load_quarantined", "load_buckets", "finish"))
     raw = raw_copy_rows_per_second(folder / "jinbao.toml", full["run_id"], urls["warehouse"])
     report = report_cost(folder / "jinbao.toml", full["run_id"], folder / "report")
+    peers = {}
+    if with_peers:  # the same rows through dlt and a raw COPY, into the same server
+        from bench import dlt_peer, raw_copy
+
+        sources = {**urls, "unemployment": f"sqlite:///{(folder / 'unemployment.db').resolve()}"}
+        peers["raw"] = raw_copy.run(sources, folder, folder / "injury", urls["warehouse"])
+        for mode in ("merge", "replace"):
+            peers[f"dlt_{mode}"] = dlt_peer.run(sources, folder / "injury", urls["warehouse"],
+                                                mode, folder / "dlt")
     changed = change_one_percent(folder, urls)
     incremental = run_child(folder / "jinbao.toml")
+    if with_peers:
+        peers["dlt_merge_incremental"] = dlt_peer.run(sources, folder / "injury",
+                                                      urls["warehouse"], "merge", folder / "dlt")
     work = {}  # worker-seconds per step, summed over sources and buckets
     for source in full["sources"]:
         for step, seconds in source["timings"].items():
@@ -194,6 +210,16 @@ def measure(rows: int, out: Path) -> dict:
         "incremental_share_of_full": round(incremental["seconds"] / full["seconds"], 3),
         "incremental_peak_rss_mib": incremental["peak_rss_mib"],
         **report,
+        "peers": peers,
+        **({"vs_dlt_merge": round(total / full["seconds"] / (peers["dlt_merge"]["rows"]
+                                                              / peers["dlt_merge"]["seconds"]), 3),
+            "vs_dlt_replace": round(total / full["seconds"] / (
+                peers["dlt_replace"]["rows"] / peers["dlt_replace"]["seconds"]), 3),
+            "vs_raw": round(total / full["seconds"] / (peers["raw"]["rows"]
+                                                        / peers["raw"]["seconds"]), 3),
+            "incremental_vs_dlt": round(incremental["seconds"]
+                                        / peers["dlt_merge_incremental"]["seconds"], 2)}
+           if with_peers else {}),
     }
 
 
@@ -202,6 +228,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append",
                         help="source rows of an estate (repeatable; default 1,000,000)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    parser.add_argument("--no-peers", action="store_true",
+                        help="skip dlt and the raw extract + COPY (the `bench` extra)")
     parser.add_argument("--child")
     parser.add_argument("--since")
     args = parser.parse_args()
@@ -210,7 +238,7 @@ def main() -> None:
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = [measure(rows, out) for rows in args.rows or [1_000_000]]
+    results = [measure(rows, out, not args.no_peers) for rows in args.rows or [1_000_000]]
     if len(results) > 1:
         base = results[0]["peak_rss_mib"]
         for result in results[1:]:
@@ -227,6 +255,17 @@ def main() -> None:
               f"{r['load_vs_raw_copy']:>10.2f} {r['incremental_share_of_full']:>10.2f} "
               f"{r['report_seconds']:>9.1f} {r['report_bytes'] / 1024:>9.0f}  "
               f"{wall} | {work}")
+    for r in (r for r in results if r["peers"]):
+        print(f"\n{r['source_rows']:,} source rows, the same run: seconds, rows, rows/s")
+        print(f"{'jinbao':>24} {r['full_seconds']:>8.1f} {r['source_rows']:>10,} "
+              f"{r['rows_per_second']:>9,}")
+        for name, peer in r["peers"].items():
+            print(f"{name:>24} {peer['seconds']:>8.1f} {peer['rows']:>10,} "
+                  f"{round(peer['rows'] / max(peer['seconds'], 1e-9)):>9,}")
+        print(f"jinbao's rows/s over dlt merge {r['vs_dlt_merge']:.2f}x, over dlt replace "
+              f"{r['vs_dlt_replace']:.2f}x, over raw extract + COPY {r['vs_raw']:.2f}x; "
+              f"incremental {r['incremental_seconds']:.1f} s = {r['incremental_vs_dlt']:.1f}x "
+              "dlt's")
     print(f"JSON: {out / 'pipeline.json'} ({os.cpu_count()} cores)")
 
 
