@@ -11,10 +11,11 @@ validates and reconciles nothing, which is what jinbao's rows/s are compared aga
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
-from bench.legacy_reads import CHANGE_TIME, TABLES, export_table
+from bench.legacy_reads import CHANGE_TIME, TABLES, cx_url, export_table
 
 
 def _injury(root: Path):
@@ -41,19 +42,29 @@ def run(urls: dict[str, str], injury_root: Path, destination: str, mode: str,
     URL of PostgreSQL): seconds and rows loaded."""
     import dlt
     from dlt.sources.sql_database import sql_database
+    from sqlalchemy import make_url
 
+    # dlt's default snake_case naming folds every Chinese column name into "x": keep names
+    os.environ["SCHEMA__NAMING"] = "direct"
     backend = "pyarrow" if mode == "merge" else "connectorx"
-    target = dlt.destinations.postgres(credentials=destination.replace("+psycopg", ""))
+    url = make_url(destination)
+    # dlt insists on a password; the local server's trust authentication ignores it
+    target = dlt.destinations.postgres(credentials=url.set(
+        drivername="postgresql", password=url.password or "unused").render_as_string(
+        hide_password=False))
     began, rows = time.perf_counter(), 0
     for system, tables in TABLES.items():
         url = urls[system]
+        extra = {"backend_kwargs": {"conn": cx_url(url, Path("."))}} if (
+            backend == "connectorx") else {}  # connectorx takes no driver or charset in its URL
         source = sql_database(credentials=url, table_names=tables, backend=backend,
-                              reflection_level="full")
+                              reflection_level="full", **extra)
         for table in tables:
             resource = source.resources[table]
             if mode == "merge":
                 resource.apply_hints(write_disposition="merge",
-                                     incremental=dlt.sources.incremental(CHANGE_TIME[table]))
+                                     incremental=dlt.sources.incremental(
+                                         f"'{CHANGE_TIME[table]}'"))  # a JSON path: quoted
             else:
                 resource.apply_hints(write_disposition="replace")
         pipeline = dlt.pipeline(pipeline_name=f"bench_{mode}_{system}", destination=target,
