@@ -69,19 +69,19 @@ def run(urls: dict[str, str], injury_root: Path, destination: str, mode: str,
                 resource.apply_hints(write_disposition="replace")
         pipeline = dlt.pipeline(pipeline_name=f"bench_{mode}_{system}", destination=target,
                                 dataset_name=f"dlt_{mode}_{system}", pipelines_dir=str(work))
-        info = pipeline.run(source, loader_file_format="parquet")
-        rows += _rows(pipeline, info)
+        pipeline.run(source, loader_file_format="parquet")
+        rows += _rows(pipeline)
     pipeline = dlt.pipeline(pipeline_name=f"bench_{mode}_injury", destination=target,
                             dataset_name=f"dlt_{mode}_injury", pipelines_dir=str(work))
     resource = _injury(injury_root)
     if mode == "replace":
         resource.apply_hints(write_disposition="replace")
-    info = pipeline.run(resource, loader_file_format="parquet")
-    rows += _rows(pipeline, info)
+    pipeline.run(resource, loader_file_format="parquet")
+    rows += _rows(pipeline)
     return {"seconds": round(time.perf_counter() - began, 2), "rows": rows}
 
 
-def _rows(pipeline, _info) -> int:
+def _rows(pipeline) -> int:
     """Rows the last run normalised (what it loaded), from dlt's own trace."""
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return sum(n for table, n in counts.items() if not table.startswith("_dlt"))
