@@ -49,7 +49,7 @@ def peer_clusters(entities: pd.DataFrame) -> dict:
             linker.training.estimate_parameters_using_expectation_maximisation(block)
         return linker.misc.save_model_to_json()
 
-    trained = model._with_linker(sample, settings(), train, threads=1)
+    trained = model._with_linker(sample, settings(), train)
     trained_at = time.perf_counter()
 
     def predict(linker, table) -> pd.DataFrame:

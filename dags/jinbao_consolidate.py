@@ -3,6 +3,7 @@
     plan -> stage_<source> (one task per source, each in its source's pool)
          -> staged_sources -> load_quarantined (mapped over the staged sources)
                            -> load_bucket (mapped over person buckets) -> finish  => warehouse asset
+                           -> validate (GX, mapped over the staged sources) -> finish
          -> ledger_balanced (fails the run, naming them, when a source did not load)
 
 Each run reads its data interval (a daily CronDataIntervalTimetable); `since`/`until`/`sources`
@@ -114,6 +115,12 @@ def consolidation_dag(spec: DagSpec):
 
             return bucket_numbers(run, staged)
 
+        @task(map_index_template="{{ source }}")
+        def validate(run: dict, source: str) -> dict:
+            from jinbao.airflow_tasks import validate_one
+
+            return validate_one(run, source)
+
         @task(map_index_template="{{ source }}", **loads)
         def load_quarantined(run: dict, source: str) -> dict:
             from jinbao.airflow_tasks import load_quarantined_one
@@ -149,8 +156,9 @@ def consolidation_dag(spec: DagSpec):
         quarantined = load_quarantined.partial(run=run).expand(source=staged)
         loaded = load_bucket.partial(run=run).expand(bucket=bucket_numbers(run, staged))
         quarantined >> loaded  # a bucket load sees the run's quarantined rows already stored
+        validated = validate.partial(run=run).expand(source=staged)
         done = finish(run)
-        loaded >> done
+        [loaded, validated] >> done
         [*stages, done] >> ledger_balanced(run)
 
     return consolidate()

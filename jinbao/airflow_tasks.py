@@ -77,13 +77,30 @@ def stage_one(run: dict, source: str) -> dict | None:
 
 
 def staged_sources(run: dict) -> list[str]:
-    """The sources whose stage succeeded in this run: only they are loaded."""
-    return runner.staged_sources(load_config(run["config"]), run["run_id"])
+    """The sources whose stage succeeded in this run: only they are loaded (and the warehouse
+    is made ready for their loads: runner.prepare_loads)."""
+    cfg = load_config(run["config"])
+    staged = runner.staged_sources(cfg, run["run_id"])
+    if staged:
+        with recorded(cfg, run, "load"):
+            runner.prepare_loads(cfg)
+    return staged
 
 
 def bucket_numbers(run: dict, staged: list[str]) -> list[int]:
     """Every bucket when something was staged (nothing to load otherwise)."""
     return list(range(run["buckets"])) if staged else []
+
+
+def validate_one(run: dict, source: str) -> dict:
+    """GX over one staged source's rows of the run (beside the loads)."""
+    from jinbao.validate import validate_source
+
+    cfg = load_config(run["config"])
+    with recorded(cfg, run, "validate", source):
+        result = validate_source(cfg, run["run_id"], source)
+    return {k: result.get(k) for k in ("source_name", "success", "rows", "batches",
+                                       "rules_percent")}
 
 
 def load_quarantined_one(run: dict, source: str) -> dict:

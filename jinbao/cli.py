@@ -103,12 +103,12 @@ def print_summary(cfg: Config, summary) -> None:
     out.print(f"persons {counts['person']:,} · enrollments {counts['enrollment']:,} · "
               f"source rows {counts['source_record']:,} · quarantine rows {counts['quarantine']:,}")
     out.print(cases_line(cfg))
-    gx = [m["gx"] for m in summary.sources if m["gx"].get("data_docs")]
+    gx = [g for g in summary.validation.get("sources", {}).values() if g["batches"]]
     failed = sum(1 for g in gx if not g["success"])
     out.print(f"GX validations: {len(gx)} sources validated before the split; {failed} with "
               "unmet expectations (their quarantined rows, rule by rule, in the Data Docs)")
     if gx:
-        out.print(f"Data Docs: {gx[0]['data_docs']}")
+        out.print(f"Data Docs: {summary.validation['data_docs']}")
     out.print(f"warehouse: {masked_url(cfg.warehouse_url)}", markup=False)
 
 

@@ -2,7 +2,8 @@
 
 Stages exchange Parquet files under `<staging>/<run_id>/`; callers pass paths and names, never data:
 
-    stage_source   (jinbao.stage) extract -> standardise -> rules -> GX record -> staging files
+    stage_source   (jinbao.stage) extract -> standardise -> rules -> staging files
+    validate_and_publish  (jinbao.validate) GX per source, then Data Docs (beside the loads)
     load_quarantined  quarantined rows of one source -> source_record + quarantine (one transaction)
     load_bucket    accepted rows of one bucket -> source_record, golden persons, enrollments
     finish_run     leftover dirty people, run ledger, watermarks (only after every load committed)
@@ -42,6 +43,7 @@ from jinbao.stage import (
     run_dir,
     stage_source,
 )
+from jinbao.validate import validate_and_publish
 from jinbao.windows import window
 from loaders.ledger import loads_of, record_run, watermarks
 from loaders.review import refresh_suspected_duplicates
@@ -49,6 +51,8 @@ from loaders.schema import ensure_schema
 from loaders.warehouse import (
     NOTHING,
     analyze_changed_tables,
+    build_indexes,
+    defer_indexes,
     is_first_load,
     load_first_rows,
     load_source_rows,
@@ -58,7 +62,6 @@ from loaders.warehouse import (
     tally_of,
     warehouse_engine,
 )
-from quality.gx_validation import build_data_docs
 from quality.masking import scrubbed
 from schemas.warehouse import run_failure
 
@@ -72,6 +75,19 @@ def _read(paths: list[Path]) -> pd.DataFrame:
     frames = [pq.read_table(p).to_pandas() for p in paths if p.exists()]
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RECORD_COLUMNS)
+
+
+def prepare_loads(cfg: Config) -> dict:
+    """Before a run's loads: on a warehouse with no source row yet, source_record's secondary
+    indexes are dropped for its first load (finish_run builds them); on one with rows, any
+    index an interrupted first load left unbuilt is built now."""
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    with engine.begin() as conn:
+        deferred = defer_indexes(conn)
+        built = [] if deferred else build_indexes(conn)
+    engine.dispose()
+    return {"deferred_indexes": deferred, "built_indexes": built}
 
 
 def load_quarantined(cfg: Config, run_id: str, source_name: str) -> dict:
@@ -157,9 +173,10 @@ def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> 
             "timings": clock.seconds, "peak_rss_mib": peak_rss_mib()}
 
 
-def publish_data_docs(cfg: Config, run_id: str) -> str:
-    """The run's GX validation results rendered into Data Docs; returns the index page."""
-    return str(build_data_docs(cfg.gx_root, run_id))
+def publish_data_docs(cfg: Config, run_id: str) -> dict:
+    """The run's staged sources validated by GX (those not validated yet), and the results
+    rendered into Data Docs; the index page and the results by source."""
+    return validate_and_publish(cfg, run_id, staged_sources(cfg, run_id))
 
 
 def manifests(cfg: Config, run_id: str) -> list[dict]:
@@ -167,10 +184,15 @@ def manifests(cfg: Config, run_id: str) -> list[dict]:
     return [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob("*.json"))]
 
 
-def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
-    """Recompute any people still dirty, then write the ledger and advance the watermarks."""
+def finish_run(cfg: Config, run_id: str, valid_from: datetime,
+               before_ledger: Callable[[], object] | None = None) -> dict:
+    """Recompute any people still dirty, then write the ledger and advance the watermarks.
+    `before_ledger`: waited for before the ledger is written (the run's GX validation, which
+    runs beside the loads and this; a run whose validation failed never commits)."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
+    with engine.begin() as conn:  # before anything reads rows by ID number
+        built = build_indexes(conn)
     with engine.begin() as conn:
         lock_buckets(conn, range(cfg.buckets))
         swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets, policy=cfg.survivorship)
@@ -179,6 +201,8 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     with engine.begin() as conn:
         lock_buckets(conn, range(cfg.buckets))  # another run's finish syncs the same cases
         suspects = refresh_suspected_duplicates(conn, run_id)
+    if before_ledger is not None:
+        before_ledger()
     staged = manifests(cfg, run_id)
     written = loads_of(engine, run_id)
     entries = [{
@@ -202,7 +226,7 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime) -> dict:
     log.info("run %s committed: %d sources in the ledger, %d people recomputed at the end, "
              "suspected duplicates %s", run_id, len(entries), swept["persons_written"],
              {k: v for k, v in suspects.items() if isinstance(v, int)})
-    return {"swept": swept, "sources": len(entries), "analyzed": analyzed,
+    return {"swept": swept, "sources": len(entries), "analyzed": analyzed, "built": built,
             "suspected_duplicates": suspects}
 
 
@@ -252,6 +276,7 @@ class RunSummary:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     matching: dict = field(default_factory=dict)  # the suspected-duplicate refresh's figures
+    validation: dict = field(default_factory=dict)  # GX results by source, the Data Docs index
 
 
 def _gone(pid: int) -> bool:
@@ -292,8 +317,10 @@ def worker_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
     # Workers come from a fork server, not from this process: a process that has run DuckDB
     # (the linkage) cannot be forked safely (its objects crash the child's garbage collector).
     # The server imports the stages once; every worker it forks starts with them imported.
+    # Not GX: it takes seconds to import, every worker would wait for it, and only the
+    # validation worker needs it (it imports GX beside the loads).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["jinbao.runner", "great_expectations"])
+    context.set_forkserver_preload(["jinbao.runner"])
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with,
                                initargs=(os.getpid(),))
 
@@ -345,28 +372,36 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
                            "extracted", "source")
             clock.lap("stage_sources")
             step = "load"
-            # rendered beside the loads, in a worker that has GX imported already
-            docs = pool.submit(publish_data_docs, cfg, run_id) if pool else None
+            # GX validates the staged rows and renders the Data Docs beside the loads
+            validated = [m["source_name"] for m in staged]
+            docs = pool.submit(validate_and_publish, cfg, run_id, validated) if pool else None
+            prepare_loads(cfg)
             _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
                   "quarantined", "source")
             clock.lap("load_quarantined")
             loaded = _each(load_pool, partial(load_bucket, cfg, run_id, valid_from=started),
                            list(range(cfg.buckets)), note, "load", "loaded", "bucket")
             clock.lap("load_buckets")
-            docs = docs.result() if docs else publish_data_docs(cfg, run_id)
-            clock.lap("data_docs")
+            step = "finish"
+            note("finish", {})
+            validation: dict = {}
+
+            def validated_docs() -> None:  # the validation's time beside the finish is its own
+                began_waiting = time.perf_counter()
+                validation.update(docs.result() if docs
+                                  else validate_and_publish(cfg, run_id, validated))
+                clock.seconds["validation_wait"] = round(time.perf_counter() - began_waiting, 4)
+
+            finished = finish_run(cfg, run_id, started, before_ledger=validated_docs)
+            clock.lap("finish")
         finally:
             if pool and owned:
                 pool.shutdown(cancel_futures=True)
-        step = "finish"
-        note("finish", {})
-        finished = finish_run(cfg, run_id, started)
-        clock.lap("finish")
     except Exception as error:
         record_failure(cfg, run_id, getattr(error, "jinbao_source", ""), step, error)
         raise
     return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
-                      clock.seconds, finished["suspected_duplicates"])
+                      clock.seconds, finished["suspected_duplicates"], validation)
 
 
 def _stage(cfg: Config, run_id: str, windows: dict, name: str) -> dict:

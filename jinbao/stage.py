@@ -1,9 +1,10 @@
-"""The stage of one source: extract -> standardise -> rules -> GX record -> staging files.
+"""The stage of one source: extract -> standardise -> rules -> staging files.
 
     <staging>/<run_id>/accepted/<source>/part-<bucket>.parquet   accepted rows, by person bucket
     <staging>/<run_id>/quarantined/<source>/{records,rules}.parquet
+    <staging>/<run_id>/validation_rows/<source>.parquet           what GX validates (jinbao.validate)
     <staging>/<run_id>/manifests/<source>.json                   counts, rules, repairs, regions,
-                                                                 warnings, watermark, GX result
+                                                                 warnings, watermark
 
 Memory holds one batch, whatever the source's size; the manifest is written last, so a source
 whose stage died has none and is never loaded.
@@ -34,8 +35,10 @@ from jinbao.config import Config
 from jinbao.stage_stats import StageStats, later, newest_watermark
 from loaders.schema import ensure_schema
 from loaders.warehouse import warehouse_engine
-from quality.gx_validation import validate_rows
+from quality.gx_validation import PASSES, validation_frame
 from quality.outcomes import failed_rules, quarantine_rows, rule_lists
+from schemas.fields import SOURCE_ROW
+from schemas.rules import RULES
 from schemas.warehouse import identity_override
 from transforms.identity import with_merged_ids
 from transforms.reconcile import bucket_of
@@ -82,6 +85,9 @@ RECORD_SCHEMA = pa.schema([
     (name, {"row_hash": pa.int64(), "bucket": pa.int64(), "birth_date": pa.date32(),
             "enrolled_on": pa.date32(), "updated_at": pa.timestamp("us")}.get(name, pa.string()))
     for name in RECORD_COLUMNS])
+VALIDATION_SCHEMA = pa.schema(
+    [RECORD_SCHEMA.field(f.name) for f in SOURCE_ROW]
+    + [(f"{PASSES}{rule.name}", pa.bool_()) for rule in RULES])
 RULE_SCHEMA = pa.schema([(n, pa.string()) for n in (
     "source_system", "source_key", "rule", "detail", "raw_row", "run_id")])
 
@@ -165,22 +171,6 @@ def merged_ids(cfg: Config, source_name: str) -> dict[str, str]:
     return dict(found)
 
 
-def _gx_summary(results: list[dict]) -> dict:
-    if not results:
-        return {"success": True, "evaluated": 0, "unsuccessful": 0, "batches": 0}
-    rows = sum(r["rows"] for r in results)
-    broken: dict[str, float] = {}
-    for r in results:  # each batch's share of its rows, weighed into the stage's share
-        for rule, percent in r["rules_percent"].items():
-            broken[rule] = broken.get(rule, 0.0) + percent * r["rows"] / max(rows, 1)
-    return {"success": all(r["success"] for r in results),
-            "evaluated": sum(r["evaluated"] for r in results),
-            "unsuccessful": sum(r["unsuccessful"] for r in results),
-            "failed": sorted({f for r in results for f in r["failed"]}),
-            "rules_percent": {k: round(v, 4) for k, v in sorted(broken.items())},
-            "batches": len(results), "data_docs": results[0]["data_docs"]}
-
-
 def local_now(cfg: Config) -> datetime:
     """Now, as the legacy systems' naive local clocks say it ([airflow] timezone)."""
     return datetime.now(ZoneInfo(cfg.timezone)).replace(tzinfo=None, microsecond=0)
@@ -188,14 +178,15 @@ def local_now(cfg: Config) -> datetime:
 
 def stage_source(cfg: Config, run_id: str, source_name: str, since: str | None = None,
                  until: str | None = None, as_of: datetime | None = None) -> dict:
-    """Extract, standardise and validate one source's window, batch by batch; write the
-    staging files. Memory holds one batch, whatever the source's size. A source that cannot be
-    read (refused, or died mid-read) is tried again, cfg.retries times in all, with doubling
-    pauses; then the stage fails with an error naming the source, and nothing was loaded.
+    """Extract, standardise and apply the rules to one source's window, batch by batch; write
+    the staging files (GX validates them later: jinbao.validate). Memory holds one batch,
+    whatever the source's size. A source that cannot be read (refused, or died mid-read) is
+    tried again, cfg.retries times in all, with doubling pauses; then the stage fails with an
+    error naming the source, and nothing was loaded.
 
     Returns the manifest: counts (extracted = accepted + quarantined), quarantine by rule and
     rows by ID repair, the same per pooling region, the window, the newest watermark not later
-    than `as_of` (default: now, local time), warnings, and the GX result.
+    than `as_of` (default: now, local time), and warnings.
     """
     as_of = as_of or local_now(cfg)
     for attempt in range(1, cfg.retries + 1):
@@ -218,10 +209,13 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
     folder = staging.run_folder(cfg.staging_root, run_id)
     for stage in ("accepted", "quarantined"):  # a retried stage starts clean
         shutil.rmtree(staging.inside(folder, stage, source_name), ignore_errors=True)
+    for stale in (folder / "validation_rows" / f"{source_name}.parquet",
+                  folder / "validation" / f"{source_name}.json"):
+        stale.unlink(missing_ok=True)
     writer = StagingWriter()
     counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
     rules: dict[str, int] = {}
-    watermark, beyond, gx = None, 0, []
+    watermark, beyond = None, 0
     stats = StageStats()
     merged = merged_ids(cfg, source_name)
     clock = Stopwatch()
@@ -250,11 +244,10 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
             top, late = newest_watermark(record["watermark"], as_of)
             watermark, beyond = later(watermark, top), beyond + late
             stats.add(record, failures)
+            # every row, before the split: GX's record shows what each rule rejected
+            writer.write(folder / "validation_rows" / f"{source_name}.parquet",
+                         _arrow(validation_frame(record, failures), VALIDATION_SCHEMA))
             clock.lap("stage_write")
-            # every row, before the split: the record shows what each rule rejected
-            gx.append(validate_rows(record, failures, source_name, run_id, cfg.gx_root,
-                                    tuple(cfg.sources)))
-            clock.lap("validate")
             # free this batch before the next one is read: memory holds one batch, not two
             del raw, record, rule_rows, failures, accepted
     finally:
@@ -269,7 +262,7 @@ def _stage_once(cfg: Config, run_id: str, source_name: str, since: str | None,
         "window_since": since, "window_until": until, **counts, "rules": rules,
         "repairs": stats.repairs(), "stats": stats.rows(), "warnings": warnings,
         "as_of": f"{as_of:%Y-%m-%d %H:%M:%S}",
-        "new_watermark": watermark, "gx": _gx_summary(gx), "timings": clock.seconds,
+        "new_watermark": watermark, "timings": clock.seconds,
         "peak_rss_mib": peak_rss_mib(),
         "seconds": round(time.perf_counter() - began, 3),
     }

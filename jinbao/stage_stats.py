@@ -31,6 +31,7 @@ class StageStats:
                 for code, rows in region[hit].value_counts().items():
                     self.counts[(code, "rule", rule)] += int(rows)
         repairs = record.loc[accepted, "id_repairs"].fillna("").astype(str)
+        repairs = repairs[repairs != ""]  # most rows were not repaired
         tags = repairs.str.split(",").explode()
         tags = tags[tags != ""]
         if len(tags):

@@ -20,7 +20,7 @@ from pathlib import Path
 from jinbao.config_model import SAFE_NAME
 
 MARK, COMMITTED = ".jinbao-run", "committed"
-DATA = ("accepted", "quarantined")
+DATA = ("accepted", "quarantined", "validation_rows")
 DAY = 86400.0
 log = logging.getLogger("jinbao")
 

@@ -145,17 +145,28 @@ def _definition(root: Path, source_name: str, all_sources: tuple[str, ...]):
     return definitions[source_name]
 
 
+def validation_frame(rows: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """What GX validates of a batch: the standardised fields and one pass column per rule."""
+    return pd.concat([rows[[f.name for f in SOURCE_ROW]], rule_columns(failures)], axis=1)
+
+
 def validate_rows(rows: pd.DataFrame, failures: pd.DataFrame, source_name: str, run_id: str,
                   root: Path, all_sources: tuple[str, ...] = ()) -> dict:
-    """Validate one batch of a source's standardised rows (accepted and quarantined) and the
-    rules each failed; the result is stored under the run's name (each batch its own file, so
-    parallel stages need no lock). `all_sources`: every source the run stages (their
+    """validate_frame of a batch of standardised rows and the rules each failed."""
+    return validate_frame(validation_frame(rows, failures), source_name, run_id, root,
+                          all_sources)
+
+
+def validate_frame(frame: pd.DataFrame, source_name: str, run_id: str, root: Path,
+                   all_sources: tuple[str, ...] = ()) -> dict:
+    """Validate one batch of a source's standardised rows (accepted and quarantined, with
+    their pass columns); the result is stored under the run's name (each batch its own file,
+    so parallel validations need no lock). `all_sources`: every source the run stages (their
     definitions are set up together). Returns the statistics, with each rule's share of rows
     that broke it."""
     import great_expectations as gx
 
     definition = _definition(root, source_name, all_sources)
-    frame = pd.concat([rows[[f.name for f in SOURCE_ROW]], rule_columns(failures)], axis=1)
     result = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT,
                             run_id=gx.RunIdentifier(run_name=run_id))
     stats = result.statistics
@@ -168,6 +179,24 @@ def validate_rows(rows: pd.DataFrame, failures: pd.DataFrame, source_name: str, 
     return {"success": bool(result.success), "evaluated": stats["evaluated_expectations"],
             "unsuccessful": stats["unsuccessful_expectations"], "failed": failed,
             "rules_percent": broken, "rows": len(frame), "data_docs": str(data_docs_index(root))}
+
+
+def summary(results: list[dict]) -> dict:
+    """A source's batches' results as one: every expectation met or not, and each rule's share
+    of all the source's rows."""
+    if not results:
+        return {"success": True, "evaluated": 0, "unsuccessful": 0, "batches": 0}
+    rows = sum(r["rows"] for r in results)
+    broken: dict[str, float] = {}
+    for r in results:  # each batch's share of its rows, weighed into the source's share
+        for rule, percent in r["rules_percent"].items():
+            broken[rule] = broken.get(rule, 0.0) + percent * r["rows"] / max(rows, 1)
+    return {"success": all(r["success"] for r in results),
+            "evaluated": sum(r["evaluated"] for r in results),
+            "unsuccessful": sum(r["unsuccessful"] for r in results),
+            "failed": sorted({f for r in results for f in r["failed"]}),
+            "rules_percent": {k: round(v, 4) for k, v in sorted(broken.items())},
+            "rows": rows, "batches": len(results), "data_docs": results[0]["data_docs"]}
 
 
 def data_docs_index(root: Path) -> Path:

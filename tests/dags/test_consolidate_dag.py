@@ -81,7 +81,7 @@ def test_dags_come_from_the_configurations_and_parse_quickly(airflow_env, tmp_pa
     assert bag["heavy"] == [], "parsing a DAG file must not import the pipeline, pandas or GX"
     assert bag["tasks"] == ["bucket_numbers", "finish", "ledger_balanced", "load_bucket",
                             "load_quarantined", "plan", "stage_injury_4401", "stage_pension_4401",
-                            "staged_sources"]
+                            "staged_sources", "validate"]
     # one pool per legacy source; 4 attempts = 3 retries, 30 s doubling
     assert bag["stage"] == ["jinbao_4401.pension_4401", 3, 2.0, 30.0, "guangdong"]
     assert bag["load"] == "jinbao_4401.warehouse"

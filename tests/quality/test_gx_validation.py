@@ -83,3 +83,27 @@ def failed_rules_like(rows: pd.DataFrame) -> pd.DataFrame:
                         id_raw=rows["id_number"], id_rule=pd.NA, name_raw=rows["name"],
                         cert_type=pd.NA, enrolled_on_raw=pd.NA)
     return failed_rules(frame)
+
+
+def test_a_source_is_validated_once_in_parts_and_each_rule_shows_its_share(small_estate,
+                                                                           tmp_path,
+                                                                           monkeypatch):
+    """GX runs off the stage, over the rows the stage kept for it, a part at a time: the parts
+    together show each rule's share of all the source's rows, as the stage counted them."""
+    from jinbao import validate
+    from jinbao.stage import stage_source
+    from tests.conftest import fresh_config
+
+    cfg = fresh_config(small_estate, tmp_path)
+    manifest = stage_source(cfg, "run-parts", "medical")
+    monkeypatch.setattr(validate, "GX_ROWS", 100)
+    result = validate.validate_source(cfg, "run-parts", "medical")
+    assert result["rows"] == manifest["extracted"] > 100
+    assert result["batches"] == -(-manifest["extracted"] // 100)
+    shares = {rule: round(100 * n / manifest["extracted"], 4)
+              for rule, n in manifest["rules"].items()}
+    assert result["rules_percent"].keys() == shares.keys() and shares
+    assert all(abs(result["rules_percent"][r] - shares[r]) < 1e-3 for r in shares)
+    assert not result["success"]
+    again = validate.validations(cfg, "run-parts", ["medical"])["medical"]
+    assert again == result  # kept, not validated twice

@@ -167,15 +167,11 @@ FLOOR = 0.01
 TF_COLUMNS = ("name_key", "region", "employer")
 
 
-def _with_linker(entities: pd.DataFrame, model: dict | SettingsCreator, work,
-                 threads: int | None = None):
+def _with_linker(entities: pd.DataFrame, model: dict | SettingsCreator, work):
     """work(linker, table) over the entities in a DuckDB of its own, and its result. The
     database is closed and every object of it collected before this returns: one left for the
-    garbage collector would be destroyed in a forked worker, and crash it. `threads=1` makes
-    DuckDB's sampling and sums run in one order, so that the result does not vary."""
+    garbage collector would be destroyed in a forked worker, and crash it."""
     connection = duckdb.connect()
-    if threads:
-        connection.execute(f"SET threads = {int(threads)}")
     # what does not fit in memory spills to the system's temporary folder (DuckDB's default
     # is ./.tmp, inside whatever folder jinbao was started from)
     connection.execute(f"SET temp_directory = '{tempfile.gettempdir()}/jinbao-duckdb'")
@@ -259,7 +255,10 @@ def _trained(entities: pd.DataFrame) -> tuple[dict, float]:
                                 "duckdb").blocking_rule_sql, str(error)[:120])
         return linker.misc.save_model_to_json()
 
-    model = _canonical(_with_linker(entities, settings(), train, threads=1))
+    # on every core: what training sums does not depend on their order (u and the prior are
+    # counts over pairs Splink samples by a hash of the ids, EM iterates over counts of
+    # agreement patterns), and _canonical rounds away the last bits where it might
+    model = _canonical(_with_linker(entities, settings(), train))
     predictions = scored(entities, model)
     return model, threshold_of(predictions["match_probability"])
 
