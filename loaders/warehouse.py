@@ -56,7 +56,7 @@ from schemas.warehouse import (
 from transforms.cases import person_cases
 from transforms.reconcile import bucket_of, golden_enrollments, golden_persons
 from transforms.standardize import region_codes
-from transforms.survivorship import Survivorship
+from transforms.survivorship import Survivorship, prepared
 
 PERSON_ATTRIBUTES = ["name", "sex", "ethnicity", "birth_date", "birth_region"]
 PERSON_META = ["source_rows", "name_source", "sex_source", "ethnicity_source", "birth_date_source"]
@@ -299,13 +299,14 @@ def _replace(conn: Connection, table: Table, frame: pd.DataFrame, dirty) -> None
 
 
 def _current_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Accepted source rows with the types golden records are computed from."""
+    """Accepted source rows with the types golden records are computed from, prepared
+    (transforms.survivorship.prepared)."""
     rows = rows.copy()
     for column in ("updated_at", "birth_date", "enrolled_on"):  # SQLite gives text
         rows[column] = pd.to_datetime(rows[column])
     for column in ("name", "sex", "ethnicity", "source_system", "source_key", "id_number"):
         rows[column] = rows[column].astype("string")
-    return rows
+    return prepared(rows)  # sorted and keyed once for the golden records and the cases
 
 
 def _picks(conn: Connection) -> pd.DataFrame:

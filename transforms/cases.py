@@ -14,8 +14,7 @@ from itertools import groupby
 
 import pandas as pd
 
-from transforms.names import name_keys
-from transforms.survivorship import id_values, stated
+from transforms.survivorship import NAME_KEY, id_values, prepared, stated
 
 CASE_COLUMNS = ["case_id", "kind", "id_number", "id_numbers", "attribute", "score", "evidence"]
 CASE_ROW_COLUMNS = ["case_id", "source_system", "source_key", "id_number"]
@@ -51,14 +50,13 @@ def _statements(rows: pd.DataFrame, attribute: str) -> pd.DataFrame:
     value = rows[attribute]
     statements = rows[["id_number", "source_system", "source_key"]]
     if attribute == "name":
-        compared = name_keys(value)
+        compared = rows[NAME_KEY]
         id_says = pd.Series(pd.NA, index=rows.index, dtype="string")
     else:
         compared = value.astype("string")
         id_says = id_values(rows["id_number"], attribute).astype("string")
-    statements = statements.assign(value=value.astype("string"), compared=compared,
-                                   id_says=id_says)
-    return statements.sort_values(["id_number", "source_system", "source_key"])  # stable
+    # prepared: in (id_number, source_system, source_key) order already
+    return statements.assign(value=value.astype("string"), compared=compared, id_says=id_says)
 
 
 def _records_by(frame: pd.DataFrame, keys: list[str]) -> Iterator[tuple[tuple, list[dict]]]:
@@ -73,6 +71,7 @@ def attribute_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     """Cases for people whose rows disagree on name, sex or birth date, among themselves or
     with what the ID number encodes; names are compared by name key (张偉 = 张伟)."""
     cases, case_rows = [], []
+    rows = prepared(rows)
     for attribute in CONFLICT_ATTRIBUTES:
         stated = _statements(rows, attribute)
         by_person = stated.groupby("id_number")

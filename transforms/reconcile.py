@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from transforms.survivorship import Survivorship, survivors
-
-TIE_BREAK = ["source_system", "source_key"]
+from transforms.survivorship import ORDER, PERSON, Survivorship, prepared, survivors
 
 
 def bucket_of(id_numbers: pd.Series, buckets: int) -> pd.Series:
     """Stable person bucket: the first 17 digits as a number, modulo the bucket count."""
     return (pd.to_numeric(id_numbers.str.slice(0, 17), errors="coerce") % buckets).astype("int64")
-
-
-def _latest_first(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows.sort_values(["updated_at", *TIE_BREAK], ascending=[False, True, True],
-                            na_position="last", kind="stable")
 
 
 PERSON_COLUMNS = ["id_number", "name", "sex", "ethnicity", "birth_date", "birth_region",
@@ -36,6 +29,7 @@ def golden_persons(rows: pd.DataFrame, policy: Survivorship | None = None,
     if rows.empty:
         return pd.DataFrame(columns=PERSON_COLUMNS)
     policy = policy or Survivorship()
+    rows = prepared(rows)
     ids = pd.Series(sorted(rows["id_number"].unique()), dtype="string")
     golden = pd.DataFrame({"id_number": ids, "birth_region": ids.str.slice(0, 6)})
     golden["source_rows"] = rows.groupby("id_number").size().reindex(ids).to_numpy()
@@ -60,7 +54,12 @@ def golden_enrollments(rows: pd.DataFrame) -> pd.DataFrame:
                "updated_at", "source_system", "source_key", "source_rows", "run_id"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    ordered = _latest_first(rows)
-    counts = ordered.groupby(ENROLLMENT_KEY).size().rename("source_rows")
-    latest = ordered.drop_duplicates(ENROLLMENT_KEY).join(counts, on=ENROLLMENT_KEY)
-    return latest[columns].sort_values(ENROLLMENT_KEY).reset_index(drop=True)
+    kept = [c for c in columns if c != "source_rows"]
+    rows = prepared(rows)[[*kept, PERSON, ORDER]]  # only what is kept is reordered
+    key = [PERSON, "scheme", "pooling_region"]  # PERSON: the ID, as a number in ID order
+    # latest update first; ties in (source_system, source_key) order within a person
+    ordered = rows.sort_values(["updated_at", ORDER], ascending=[False, True],
+                               na_position="last", kind="stable")
+    counts = ordered.groupby(key).size().rename("source_rows")
+    latest = ordered.drop_duplicates(key).join(counts, on=key).sort_values(key)
+    return latest[columns].reset_index(drop=True)

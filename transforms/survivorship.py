@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from schemas.identity import birth_date_from_id, sex_from_id
@@ -71,14 +72,45 @@ def _comparable(values: pd.Series, attribute: str) -> pd.Series:
     return name_keys(values) if attribute == "name" else values.astype("string")
 
 
+def _compared(candidates: pd.DataFrame, attribute: str) -> pd.Series:
+    """The candidates' values as compared (names by their key, computed once per row)."""
+    if attribute == "name":
+        return candidates[NAME_KEY]
+    return _comparable(candidates["value"], attribute)
+
+
+ORDER, PERSON, NAME_KEY = "_order", "_person", "_name_key"
+"""Columns of prepared rows: a row's place in (id_number, source_system, source_key) order and
+its ID's place among the IDs (integer sort keys for what would otherwise be sorted as text
+again and again), and its name's key (what names are compared by)."""
+
+
+def prepared(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by (id_number, source_system, source_key), with ORDER, PERSON and
+    NAME_KEY (rows prepared already are returned as they are)."""
+    if ORDER in rows.columns:
+        return rows
+    ordered = rows.sort_values(["id_number", "source_system", "source_key"], kind="stable",
+                               na_position="last", ignore_index=True)
+    person, _ = pd.factorize(ordered["id_number"], sort=True)
+    return ordered.assign(**{ORDER: np.arange(len(ordered)), PERSON: person,
+                             NAME_KEY: name_keys(ordered["name"])})
+
+
 def _candidates(rows: pd.DataFrame, attribute: str) -> pd.DataFrame:
-    columns = ["id_number", "updated_at", "source_system", "source_key"]
+    columns = ["id_number", PERSON, ORDER, "updated_at", "source_system", "source_key"]
+    if attribute == "name":
+        columns.append(NAME_KEY)
     candidates = rows.loc[stated(rows[attribute], attribute), [*columns, attribute]].rename(
         columns={attribute: "value"})
     candidates["source"] = candidates["source_system"] + "|" + candidates["source_key"]
     if attribute in ("sex", "birth_date"):
-        ids = pd.Series(rows["id_number"].unique(), dtype="string")
-        from_id = pd.DataFrame({"id_number": ids, "updated_at": pd.NaT, "source_system": pd.NA,
+        first = ~rows[PERSON].duplicated()
+        ids = rows.loc[first, "id_number"].reset_index(drop=True)
+        # the ID's own candidate has no source row: it comes after every row, as a row without
+        # a source system and key would
+        from_id = pd.DataFrame({"id_number": ids, PERSON: rows.loc[first, PERSON].to_numpy(),
+                                ORDER: len(rows), "updated_at": pd.NaT, "source_system": pd.NA,
                                 "source_key": pd.NA, "value": id_values(ids, attribute),
                                 "source": FROM_ID})
         candidates = pd.concat([candidates, from_id], ignore_index=True)
@@ -89,8 +121,8 @@ def survivors(rows: pd.DataFrame, attribute: str, policy: Survivorship,
               picked: pd.Series | None = None) -> pd.DataFrame:
     """One row per id_number: the surviving `value` of `attribute` and its `source`.
     `picked`: id_number -> source a reviewer chose; it comes before every rule."""
-    candidates = _candidates(rows, attribute)
-    keys, ascending = ["id_number"], [True]
+    candidates = _candidates(prepared(rows), attribute)
+    keys, ascending = [PERSON], [True]
     if picked is not None and len(picked):
         candidates["_picked"] = (candidates["id_number"].map(picked) == candidates["source"]
                                  ).fillna(False)
@@ -103,9 +135,9 @@ def survivors(rows: pd.DataFrame, attribute: str, policy: Survivorship,
                                   == _comparable(id_values(candidates["id_number"], attribute),
                                                  attribute)).fillna(False)
         elif rule == "most_common":
-            compared = _comparable(candidates["value"], attribute).rename("_compared")
+            compared = _compared(candidates, attribute).rename("_compared")
             counted = candidates["source"] != FROM_ID
-            candidates[column] = (counted.groupby([candidates["id_number"], compared])
+            candidates[column] = (counted.groupby([candidates[PERSON], compared])
                                   .transform("sum"))
         elif rule == "most_recent":
             candidates[column] = candidates["updated_at"]
@@ -114,7 +146,7 @@ def survivors(rows: pd.DataFrame, attribute: str, policy: Survivorship,
             candidates[column] = candidates["source_system"].map(order).fillna(len(order))
         keys.append(column)
         ascending.append(rule == "source_priority")
-    keys += ["source_system", "source_key"]
-    ascending += [True, True]
+    keys.append(ORDER)  # (source_system, source_key) within a person
+    ascending.append(True)
     best = candidates.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
-    return best.drop_duplicates("id_number").set_index("id_number")[["value", "source"]]
+    return best.drop_duplicates(PERSON).set_index("id_number")[["value", "source"]]

@@ -90,3 +90,49 @@ def test_duplicate_enrollment_is_per_scheme_family():
     cases, case_rows = duplicate_enrollments(frame)
     assert cases["attribute"].tolist() == ["basic_medical"]
     assert len(case_rows) == 2
+
+
+def _tied_rows(seed: int) -> pd.DataFrame:
+    """Rows of a few people that tie on every rule again and again: few names (simplified and
+    traditional), dates and change times, several systems, keys in no order."""
+    import numpy as np
+
+    pick = np.random.default_rng(seed).choice
+    n = 600
+    ids = ["310112198504095227", "110105194912310021", "44030619900101002X", "320102198001010018"]
+    frame = pd.DataFrame({
+        "id_number": pick(ids, n), "name": pick(["黄晨秀", "黃晨秀", "张伟", None], n),
+        "sex": pick(["1", "2", "9", None], n), "ethnicity": pick(["01", "03", None], n),
+        "birth_date": pd.to_datetime(pick(["1985-04-09", "1949-12-31", None], n)),
+        "updated_at": pd.to_datetime(pick(["2024-01-01", "2024-06-01", None], n)),
+        "source_system": pick(["pension", "medical", "injury"], n),
+        "scheme": pick(["110", "310", "410"], n), "pooling_region": pick(["310100", "440300"], n),
+        "status": pick(["1", "2"], n), "pay_status": None, "employer_id": pick(["E1", None], n),
+        "enrolled_on": pd.NaT, "run_id": "run-1"})
+    frame["source_key"] = [f"k{i}" for i in np.random.default_rng(seed + 1).permutation(n)]
+    frame = frame.drop_duplicates(["source_system", "source_key"])
+    for column in ("id_number", "name", "sex", "ethnicity", "source_system", "source_key"):
+        frame[column] = frame[column].astype("string")
+    return frame
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_golden_records_and_cases_do_not_depend_on_the_rows_order(seed):
+    """Ties are broken by (source_system, source_key), never by where a row happens to be."""
+    from transforms.cases import person_cases
+    from transforms.reconcile import golden_enrollments
+
+    rows = _tied_rows(seed)
+    shuffled = rows.sample(frac=1, random_state=seed).reset_index(drop=True)
+    policy = Survivorship(source_priority=("injury", "pension"))
+    picks = pd.DataFrame({"id_number": [rows["id_number"].iloc[0]], "attribute": ["name"],
+                          "source": [f"{rows['source_system'].iloc[0]}|"
+                                     f"{rows['source_key'].iloc[0]}"]})
+    for policy_, picks_ in ((None, None), (policy, picks)):
+        pd.testing.assert_frame_equal(golden_persons(rows, policy_, picks_),
+                                      golden_persons(shuffled, policy_, picks_))
+    pd.testing.assert_frame_equal(golden_enrollments(rows), golden_enrollments(shuffled))
+    found = [person_cases(r, golden_enrollments(r)) for r in (rows, shuffled)]
+    for one, other in zip(*found, strict=True):
+        pd.testing.assert_frame_equal(one.reset_index(drop=True), other.reset_index(drop=True))
+    assert len(found[0][0]) > 0  # the rows do raise cases
