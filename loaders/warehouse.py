@@ -396,7 +396,10 @@ def load_first_rows(conn: Connection, rows: pd.DataFrame, run_id: str, valid_fro
     nothing to compare, delete or read back. Same result as load_source_rows + recompute_dirty."""
     if rows.empty:
         return {"changed": 0, **NOTHING}
-    copy_into(conn, source_record, rows)
+    # stored in ID order: a person's rows from every source share a page or two, which later
+    # runs read back (by ID number) when the person changes
+    copy_into(conn, source_record, rows.sort_values(["id_number", "source_system",
+                                                     "source_key"], kind="stable"))
     old = pd.DataFrame(columns=[c.name for c in person.columns])
     people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, policy)
     return {"changed": len(rows), **people}
