@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, select
 
 from quality.masking import masked_key
 from schemas.codes import area_name, code_table
@@ -76,14 +76,9 @@ def report_data(engine: Engine, run_id: str | None = None, month: str | None = N
                   & (source_record.c.source_key == quarantine.c.source_key))
             .where(quarantine.c.run_id.in_(runs),
                    _in_province(source_record.c.pooling_region, province)), conn)
-        accepted = pd.read_sql(select(source_record.c.source_system, source_record.c.id_number)
-                               .where(source_record.c.outcome == "accepted",
-                                      _in_province(source_record.c.pooling_region, province)),
-                               conn)
+        merges = _merges(conn, province)
         persons = conn.execute(select(func.count()).select_from(person)).scalar_one()
-        enrolled = pd.read_sql(select(enrollment.c.id_number, enrollment.c.scheme,
-                                      enrollment.c.status).where(
-            _in_province(enrollment.c.pooling_region, province)), conn)
+        coverage = _coverage(conn, province, persons)
         in_scope = exists().where(and_(
             review_case_row.c.case_id == review_case.c.case_id,
             source_record.c.source_system == review_case_row.c.source_system,
@@ -108,10 +103,9 @@ def report_data(engine: Engine, run_id: str | None = None, month: str | None = N
         "quarantine": _quarantine(_matrix(mine, "rule"), examples),
         "regions": _regions(mine),
         "months": _months(ledger, stats, loads, province),
-        "merges": _merges(accepted),
+        "merges": merges,
         "cases": _cases(cases),
-        # in a province: the share of the persons enrolled there at all
-        "coverage": _coverage(enrolled, enrolled["id_number"].nunique() if province else persons),
+        "coverage": coverage,
         "trends": _trends(ledger, stats, loads, cases, province),
         "linkage": _linkage(doubtful),
     }
@@ -125,12 +119,12 @@ def _linkage(cases: pd.DataFrame) -> list[dict]:
     """Per case drawn: its id, the model, and its strongest link's prior and comparison weights
     (levels are labels of the model, never values)."""
     out = []
-    for case in cases.itertuples(index=False):
-        evidence = json.loads(case.evidence or "{}")
+    for drawn in cases.itertuples(index=False):
+        evidence = json.loads(drawn.evidence or "{}")
         if not evidence.get("pairs"):
             continue
         pair = evidence["pairs"][0]
-        out.append({"case_id": case.case_id, "model": evidence.get("model"),
+        out.append({"case_id": drawn.case_id, "model": evidence.get("model"),
                     "threshold": evidence.get("threshold"), "entities": len(evidence["entities"]),
                     "probability": pair["probability"], "weight": pair["weight"],
                     "prior": pair["prior"], "comparisons": pair["comparisons"]})
@@ -234,21 +228,29 @@ def _months(ledger: pd.DataFrame, stats: pd.DataFrame, loads: pd.DataFrame,
             for month, r in monthly.iterrows()]
 
 
-def _merges(accepted: pd.DataFrame) -> dict:
+def _merges(conn: Connection, province: str | None) -> dict:
     """Source rows -> persons: how many persons several rows formed, within and across
-    systems."""
-    per_person = accepted.groupby("id_number")
-    systems = per_person["source_system"].nunique()
-    rows = per_person.size()
-    by_system = []
-    for system, group in accepted.groupby("source_system"):
-        files = group.groupby("id_number").size()
-        by_system.append({"source_system": system, "rows": int(len(group)),
-                          "persons": int(len(files)),
-                          "persons_with_several_files": int((files > 1).sum())})
-    return {"rows": int(len(accepted)), "persons": int(len(rows)),
-            "persons_from_several_rows": int((rows > 1).sum()),
-            "persons_across_systems": int((systems > 1).sum()), "by_system": by_system}
+    systems (counted by the warehouse: no row comes back)."""
+    files = (select(source_record.c.source_system, source_record.c.id_number,
+                    func.count().label("n"))
+             .where(source_record.c.outcome == "accepted",
+                    _in_province(source_record.c.pooling_region, province))
+             .group_by(source_record.c.source_system, source_record.c.id_number).subquery())
+    several = func.sum(case((files.c.n > 1, 1), else_=0))
+    by_system = conn.execute(select(files.c.source_system, func.sum(files.c.n), func.count(),
+                                    several).group_by(files.c.source_system)
+                             .order_by(files.c.source_system)).all()
+    people = (select(func.sum(files.c.n).label("n"), func.count().label("systems"))
+              .group_by(files.c.id_number).subquery())
+    rows, persons, from_several, across = conn.execute(select(
+        func.sum(people.c.n), func.count(), func.sum(case((people.c.n > 1, 1), else_=0)),
+        func.sum(case((people.c.systems > 1, 1), else_=0)))).one()
+    return {"rows": int(rows or 0), "persons": int(persons or 0),
+            "persons_from_several_rows": int(from_several or 0),
+            "persons_across_systems": int(across or 0),
+            "by_system": [{"source_system": system, "rows": int(n), "persons": int(count),
+                           "persons_with_several_files": int(more)}
+                          for system, n, count, more in by_system]}
 
 
 def _cases(cases: pd.DataFrame) -> dict:
@@ -258,15 +260,20 @@ def _cases(cases: pd.DataFrame) -> dict:
                    for status in ("open", "resolved", "withdrawn")} for kind in kinds}
 
 
-def _coverage(enrolled: pd.DataFrame, persons: int) -> list[dict]:
-    active = enrolled[enrolled["status"] == "1"]
+def _coverage(conn: Connection, province: str | None, persons: int) -> list[dict]:
+    """Persons actively enrolled per scheme, and their share of all persons (in a province:
+    of the persons enrolled there at all)."""
+    where = _in_province(enrollment.c.pooling_region, province)
+    if province:
+        persons = conn.execute(select(func.count(enrollment.c.id_number.distinct()))
+                               .where(where)).scalar_one()
+    active = conn.execute(select(enrollment.c.scheme, func.count(enrollment.c.id_number.distinct()))
+                          .where(where, enrollment.c.status == "1")
+                          .group_by(enrollment.c.scheme).order_by(enrollment.c.scheme)).all()
     labels = code_table("scheme")
-    out = []
-    for scheme, group in active.groupby("scheme"):
-        covered = group["id_number"].nunique()
-        out.append({"scheme": scheme, "label": labels.get(scheme, ""), "persons": int(covered),
-                    "share": round(covered / persons, 4) if persons else 0.0})
-    return out
+    return [{"scheme": scheme, "label": labels.get(scheme, ""), "persons": int(covered),
+             "share": round(covered / persons, 4) if persons else 0.0}
+            for scheme, covered in active]
 
 
 def _trends(ledger: pd.DataFrame, stats: pd.DataFrame, loads: pd.DataFrame,
