@@ -373,8 +373,7 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
             clock.lap("stage_sources")
             step = "load"
             # GX validates the staged rows and renders the Data Docs beside the loads
-            validated = [m["source_name"] for m in staged]
-            docs = pool.submit(validate_and_publish, cfg, run_id, validated) if pool else None
+            docs = pool.submit(publish_data_docs, cfg, run_id) if pool else None
             prepare_loads(cfg)
             _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
                   "quarantined", "source")
@@ -388,8 +387,7 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
 
             def validated_docs() -> None:  # the validation's time beside the finish is its own
                 began_waiting = time.perf_counter()
-                validation.update(docs.result() if docs
-                                  else validate_and_publish(cfg, run_id, validated))
+                validation.update(docs.result() if docs else publish_data_docs(cfg, run_id))
                 clock.seconds["validation_wait"] = round(time.perf_counter() - began_waiting, 4)
 
             finished = finish_run(cfg, run_id, started, before_ledger=validated_docs)

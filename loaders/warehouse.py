@@ -124,8 +124,8 @@ def defer_indexes(conn: Connection) -> bool:
 
 def build_indexes(conn: Connection) -> list[str]:
     """Create whichever deferred index is missing; their names."""
-    missing = [i for i in DEFERRED_INDEXES
-               if i.name not in {x["name"] for x in inspect(conn).get_indexes(i.table.name)}]
+    present = {x["name"] for x in inspect(conn).get_indexes(source_record.name)}
+    missing = [i for i in DEFERRED_INDEXES if i.name not in present]
     for index in missing:
         index.create(conn)
     return [i.name for i in missing]
@@ -396,10 +396,10 @@ def load_first_rows(conn: Connection, rows: pd.DataFrame, run_id: str, valid_fro
     nothing to compare, delete or read back. Same result as load_source_rows + recompute_dirty."""
     if rows.empty:
         return {"changed": 0, **NOTHING}
-    # stored in ID order: a person's rows from every source share a page or two, which later
-    # runs read back (by ID number) when the person changes
-    copy_into(conn, source_record, rows.sort_values(["id_number", "source_system",
-                                                     "source_key"], kind="stable"))
+    # stored as prepared, in ID order: a person's rows from every source share a page or two,
+    # which later runs read back (by ID number) when the person changes
+    current = _current_rows(rows)
+    copy_into(conn, source_record, current)
     old = pd.DataFrame(columns=[c.name for c in person.columns])
-    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, policy)
+    people = _write_people(conn, current, old, run_id, valid_from, buckets, policy)
     return {"changed": len(rows), **people}
