@@ -90,7 +90,8 @@ def child(config: str, since: str | None) -> None:
     peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # workers too
     print(json.dumps({"run_id": summary.run_id, "seconds": summary.seconds,
-                      "timings": summary.timings, "sources": summary.sources,
+                      "timings": summary.timings, "finish_timings": summary.finish_timings,
+                      "sources": summary.sources,
                       "buckets": summary.buckets, "peak_rss_mib": round(peak_kib / 1024, 1)}))
 
 
@@ -199,6 +200,7 @@ def measure(rows: int, out: Path, with_peers: bool) -> dict:
         "full_seconds": full["seconds"], "rows_per_second": round(total / full["seconds"]),
         "wall_seconds": full["timings"],
         "wall_share": {k: round(v / full["seconds"], 3) for k, v in full["timings"].items()},
+        "finish_seconds": full.get("finish_timings", {}),
         "worker_seconds": {k: round(v, 2) for k, v in work.items()},
         "worker_share": {k: round(v / busy, 3) for k, v in work.items()},
         "peak_rss_mib": full["peak_rss_mib"],
@@ -208,6 +210,8 @@ def measure(rows: int, out: Path, with_peers: bool) -> dict:
         "incremental_changed_rows": changed,
         "incremental_seconds": incremental["seconds"],
         "incremental_share_of_full": round(incremental["seconds"] / full["seconds"], 3),
+        "incremental_wall_seconds": incremental["timings"],
+        "incremental_finish_seconds": incremental.get("finish_timings", {}),
         "incremental_peak_rss_mib": incremental["peak_rss_mib"],
         **report,
         "peers": peers,

@@ -66,9 +66,10 @@ def run_with_progress(cfg: Config, since: str | None, until: str | None,
                 bar.update(task, description=f"quarantine {detail['source']}")
                 bar.advance(task)
             elif stage == "load":
-                bar.update(task, description=f"load bucket {detail['bucket']}")
+                names = ",".join(map(str, detail["buckets"]))
+                bar.update(task, description=f"load buckets {names}")
             elif stage == "loaded":
-                bar.advance(task)
+                bar.advance(task, len(detail["buckets"]))
             elif stage == "finish":
                 bar.update(task, description="ledger and watermarks")
                 bar.advance(task)

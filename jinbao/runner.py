@@ -5,7 +5,8 @@ Stages exchange Parquet files under `<staging>/<run_id>/`; callers pass paths an
     stage_source   (jinbao.stage) extract -> standardise -> rules -> staging files
     validate_and_publish  (jinbao.validate) GX per source, then Data Docs (beside the loads)
     load_quarantined  quarantined rows of one source -> source_record + quarantine (one transaction)
-    load_bucket    accepted rows of one bucket -> source_record, golden persons, enrollments
+    load_buckets   accepted rows of a group of buckets -> source_record, golden persons,
+                   enrollments (load_bucket: of one)
     finish_run     leftover dirty people, run ledger, watermarks (only after every load committed)
 """
 
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -126,50 +128,77 @@ def staged_sources(cfg: Config, run_id: str) -> list[str]:
     return [m["source_name"] for m in manifests(cfg, run_id)]
 
 
-def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> dict:
-    """Load every staged source's accepted rows of one bucket and recompute its dirty people,
-    in one transaction, a part of the bucket at a time (so memory does not grow with the
-    bucket)."""
+def _staged_paths(cfg: Config, run_id: str, bucket: int) -> list[Path]:
     folder = run_dir(cfg, run_id) / "accepted"
-    paths = [path for name in staged_sources(cfg, run_id)
-             if (path := folder / name / f"part-{bucket:04d}.parquet").exists()]
-    table = (pa.concat_tables([pq.read_table(p) for p in paths]) if paths
-             else RECORD_SCHEMA.empty_table())
+    return [path for name in staged_sources(cfg, run_id)
+            if (path := folder / name / f"part-{bucket:04d}.parquet").exists()]
+
+
+def bucket_groups(cfg: Config, run_id: str, workers: int) -> list[list[int]]:
+    """The buckets in groups to load together: one bucket per group when the run brings many
+    rows (a group's rows are held at once), fewer and larger groups (never fewer than
+    `workers`) when it brings few, so that a run that changed a few thousand rows pays the
+    reconciliation's fixed cost once per group rather than once per bucket."""
+    rows = sum(pq.ParquetFile(path).metadata.num_rows for bucket in range(cfg.buckets)
+               for path in _staged_paths(cfg, run_id, bucket))
+    groups = min(cfg.buckets, max(workers, math.ceil(rows / CHUNK_ROWS)))
+    return [[int(b) for b in part] for part in np.array_split(np.arange(cfg.buckets), groups)]
+
+
+def load_bucket(cfg: Config, run_id: str, bucket: int, valid_from: datetime) -> dict:
+    """load_buckets of one bucket."""
+    return load_buckets(cfg, run_id, [bucket], valid_from)
+
+
+def load_buckets(cfg: Config, run_id: str, group: list[int], valid_from: datetime) -> dict:
+    """Load every staged source's accepted rows of a group of buckets and recompute their dirty
+    people, in one transaction. Each bucket's rows are written apart (its own run_load
+    figures), a part of the bucket at a time so memory does not grow with it; a lone bucket's
+    people are reconciled after each part, a group's all at once at the end (bucket_groups
+    forms groups only of few rows)."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     clock = Stopwatch()
-    changed, people, tally = 0, dict(NOTHING), Counter()
+    rows, changed, people = 0, 0, dict(NOTHING)
 
     def count(result: dict[str, int]) -> None:
         for key in people:
             people[key] += result[key]
 
-    with engine.begin() as conn:  # one transaction per bucket: rows and golden records
-        lock_buckets(conn, [bucket])
-        sources = pc.unique(table["source_system"]).to_pylist()
-        first = bool(sources) and is_first_load(conn, run_id, bucket, sources)
-        for rows in person_chunks(table, cfg.buckets):
-            if first:
-                result = load_first_rows(conn, rows, run_id, valid_from, cfg.buckets,
-                                         cfg.survivorship)
-                tally_of(rows, tally)
-                changed += result["changed"]
-                count(result)
-                clock.lap("write_first_rows")
-                continue
-            changed += load_source_rows(conn, rows, cfg.buckets, tally=tally)
-            clock.lap("write_rows")
-            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket,
-                                  cfg.survivorship))
-            clock.lap("reconcile")
-        if first:  # people marked dirty by an earlier, interrupted run
-            count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, bucket,
-                                  cfg.survivorship))
-        record_load(conn, run_id, bucket, tally)
+    with engine.begin() as conn:  # one transaction per group: rows and golden records
+        lock_buckets(conn, group)
+        for bucket in group:
+            paths = _staged_paths(cfg, run_id, bucket)
+            table = (pa.concat_tables([pq.read_table(p) for p in paths]) if paths
+                     else RECORD_SCHEMA.empty_table())
+            rows += table.num_rows
+            tally: Counter = Counter()
+            sources = pc.unique(table["source_system"]).to_pylist()
+            first = bool(sources) and is_first_load(conn, run_id, bucket, sources)
+            for part in person_chunks(table, cfg.buckets):
+                if first:
+                    result = load_first_rows(conn, part, run_id, valid_from, cfg.buckets,
+                                             cfg.survivorship)
+                    tally_of(part, tally)
+                    changed += result["changed"]
+                    count(result)
+                    clock.lap("write_first_rows")
+                    continue
+                changed += load_source_rows(conn, part, cfg.buckets, tally=tally)
+                clock.lap("write_rows")
+                if len(group) == 1:
+                    count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, group,
+                                          cfg.survivorship))
+                    clock.lap("reconcile")
+            record_load(conn, run_id, bucket, tally)
+        # the group's people (and any marked dirty by an earlier, interrupted run)
+        count(recompute_dirty(conn, run_id, valid_from, cfg.buckets, group, cfg.survivorship))
+        clock.lap("reconcile")
     engine.dispose()
-    log.info("bucket %d: %d accepted rows, %d changed, %d persons written, %d removed", bucket,
-             table.num_rows, changed, people["persons_written"], people["persons_removed"])
-    return {"bucket": bucket, "rows": table.num_rows, "changed": changed, **people,
+    log.info("buckets %s: %d accepted rows, %d changed, %d persons written, %d removed",
+             ",".join(map(str, group)), rows, changed, people["persons_written"],
+             people["persons_removed"])
+    return {"buckets": group, "rows": rows, "changed": changed, **people,
             "timings": clock.seconds, "peak_rss_mib": peak_rss_mib()}
 
 
@@ -191,18 +220,24 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime,
     runs beside the loads and this; a run whose validation failed never commits)."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
+    clock = Stopwatch()
     with engine.begin() as conn:  # before anything reads rows by ID number
         built = build_indexes(conn)
+    clock.lap("build_indexes")
     with engine.begin() as conn:
         lock_buckets(conn, range(cfg.buckets))
         swept = recompute_dirty(conn, run_id, valid_from, cfg.buckets, policy=cfg.survivorship)
+    clock.lap("sweep")
     with engine.begin() as conn:
         analyzed = analyze_changed_tables(conn)
+    clock.lap("analyze")
     with engine.begin() as conn:
         lock_buckets(conn, range(cfg.buckets))  # another run's finish syncs the same cases
         suspects = refresh_suspected_duplicates(conn, run_id)
+    clock.lap("match")
     if before_ledger is not None:
         before_ledger()
+    clock.lap("validation_wait")
     staged = manifests(cfg, run_id)
     written = loads_of(engine, run_id)
     entries = [{
@@ -221,13 +256,15 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime,
              for m in staged for region, measure, item, rows in m.get("stats", [])]
     record_run(engine, run_id, entries, stats)
     engine.dispose()
+    clock.lap("ledger")
     staging.committed(cfg.staging_root, run_id, cfg.retention_days)
     staging.sweep(cfg.staging_root, cfg.retention_days, cfg.abandoned_days, keep=run_id)
+    clock.lap("staging_sweep")
     log.info("run %s committed: %d sources in the ledger, %d people recomputed at the end, "
              "suspected duplicates %s", run_id, len(entries), swept["persons_written"],
              {k: v for k, v in suspects.items() if isinstance(v, int)})
     return {"swept": swept, "sources": len(entries), "analyzed": analyzed, "built": built,
-            "suspected_duplicates": suspects}
+            "suspected_duplicates": suspects, "timings": clock.seconds}
 
 
 def failure_reason(error: BaseException) -> str:
@@ -277,6 +314,7 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
     matching: dict = field(default_factory=dict)  # the suspected-duplicate refresh's figures
     validation: dict = field(default_factory=dict)  # GX results by source, the Data Docs index
+    finish_timings: dict[str, float] = field(default_factory=dict)  # the finish's steps
 
 
 def _gone(pid: int) -> bool:
@@ -378,17 +416,17 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
             _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
                   "quarantined", "source")
             clock.lap("load_quarantined")
-            loaded = _each(load_pool, partial(load_bucket, cfg, run_id, valid_from=started),
-                           list(range(cfg.buckets)), note, "load", "loaded", "bucket")
+            groups = bucket_groups(cfg, run_id, (workers or os.cpu_count() or 1) if load_pool
+                                   else 1)
+            loaded = _each(load_pool, partial(load_buckets, cfg, run_id, valid_from=started),
+                           groups, note, "load", "loaded", "buckets")
             clock.lap("load_buckets")
             step = "finish"
             note("finish", {})
             validation: dict = {}
 
-            def validated_docs() -> None:  # the validation's time beside the finish is its own
-                began_waiting = time.perf_counter()
+            def validated_docs() -> None:
                 validation.update(docs.result() if docs else publish_data_docs(cfg, run_id))
-                clock.seconds["validation_wait"] = round(time.perf_counter() - began_waiting, 4)
 
             finished = finish_run(cfg, run_id, started, before_ledger=validated_docs)
             clock.lap("finish")
@@ -399,7 +437,8 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
         record_failure(cfg, run_id, getattr(error, "jinbao_source", ""), step, error)
         raise
     return RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
-                      clock.seconds, finished["suspected_duplicates"], validation)
+                      clock.seconds, finished["suspected_duplicates"], validation,
+                      finished["timings"])
 
 
 def _stage(cfg: Config, run_id: str, windows: dict, name: str) -> dict:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from jinbao.config import Config
 from jinbao.stage import run_dir
-from quality.gx_validation import build_data_docs, summary, validate_frame
+from quality.gx_validation import build_data_docs, data_docs_index, summary, validate_frame
 
 GX_ROWS = 500_000
 """Rows per GX validation: GX's fixed cost per validation is paid once per part (a second or
@@ -40,8 +40,9 @@ def validate_source(cfg: Config, run_id: str, source_name: str) -> dict:
     began = time.perf_counter()
     path = run_dir(cfg, run_id) / "validation_rows" / f"{source_name}.parquet"
     results = []
-    if path.exists():
-        for part in pq.ParquetFile(path).iter_batches(batch_size=GX_ROWS):
+    staged = pq.ParquetFile(path) if path.exists() else None
+    if staged is not None and staged.metadata.num_rows:  # no row, no GX (its import alone: 5 s)
+        for part in staged.iter_batches(batch_size=GX_ROWS):
             results.append(validate_frame(part.to_pandas(), source_name, run_id, cfg.gx_root,
                                           tuple(cfg.sources)))
     result = {"source_name": source_name, **summary(results),
@@ -68,4 +69,6 @@ def validate_and_publish(cfg: Config, run_id: str, sources: list[str]) -> dict:
     """Every staged source validated, then the run's Data Docs rendered: the Data Docs index
     and the results by source."""
     results = validations(cfg, run_id, sources)
+    if not any(r["batches"] for r in results.values()):  # nothing new to render (nor GX to load)
+        return {"data_docs": str(data_docs_index(cfg.gx_root)), "sources": results}
     return {"data_docs": str(build_data_docs(cfg.gx_root, run_id)), "sources": results}

@@ -271,9 +271,9 @@ def load_source_rows(conn: Connection, rows: pd.DataFrame, buckets: int,
     return count
 
 
-def _dirty_ids(bucket: int | None):
+def _dirty_ids(group: list[int] | None):
     query = select(dirty_person.c.id_number)
-    return query if bucket is None else query.where(dirty_person.c.bucket == bucket)
+    return query if group is None else query.where(dirty_person.c.bucket.in_(group))
 
 
 def _changed_people(golden: pd.DataFrame, old: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -355,15 +355,15 @@ NOTHING = {"persons_written": 0, "persons_removed": 0, "cases_opened": 0, "cases
 
 
 def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets: int,
-                    bucket: int | None = None, policy: Survivorship | None = None
+                    group: list[int] | None = None, policy: Survivorship | None = None
                     ) -> dict[str, int]:
-    """Rewrite the golden records of the dirty people of one bucket (or all), in the open
-    transaction.
+    """Rewrite the golden records of the dirty people of a group of buckets (or all), in the
+    open transaction.
 
     A person whose attributes changed keeps the earlier version in person_history; one left with
     no accepted rows is removed (and kept in history). Unchanged people keep their run ids.
     """
-    dirty = _dirty_ids(bucket)
+    dirty = _dirty_ids(group)
     count = conn.execute(select(func.count()).select_from(dirty.subquery())).scalar_one()
     if not count:
         return dict(NOTHING)
@@ -374,7 +374,7 @@ def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets
     people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, policy,
                            dirty)
     done = delete(dirty_person)
-    conn.execute(done if bucket is None else done.where(dirty_person.c.bucket == bucket))
+    conn.execute(done if group is None else done.where(dirty_person.c.bucket.in_(group)))
     return people
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from schemas.codes import area_codes, code_table
+from schemas.codes import area_codes, code_table, in_codes
 from schemas.fields import SOURCE_ROW
 from schemas.identity import ID_RULES, birth_date_from_id
 
@@ -47,8 +47,8 @@ def _extract(name: str) -> Check:
 
 
 def _not_in(column: str, table: str) -> Check:
-    codes = list(code_table(table))
-    return lambda df: ~df[column].isin(codes).fillna(False)
+    codes = frozenset(code_table(table))
+    return lambda df: ~in_codes(df[column], codes)
 
 
 def _enrolled_out_of_range(df: pd.DataFrame) -> pd.Series:
@@ -102,9 +102,9 @@ RULES: tuple[Rule, ...] = (
     Rule("status_unmapped", "enrollment status not in the source's code table",
          _not_in("status", "enrollment_status")),
     Rule("pay_status_unknown", "payment status not in AAC031",
-         lambda df: df["pay_status"].notna() & ~df["pay_status"].isin(list(code_table("pay_status")))),
+         lambda df: df["pay_status"].notna() & _not_in("pay_status", "pay_status")(df)),
     Rule("pooling_region_invalid", "pooling region is not a GB/T 2260 code",
-         lambda df: ~df["pooling_region"].isin(area_codes()).fillna(False)),
+         lambda df: ~in_codes(df["pooling_region"], area_codes())),
     Rule("enrolled_on_out_of_range", "enrollment date unreadable, before birth or after the record",
          _enrolled_out_of_range),
     *(Rule(f"{f.name}_too_long", f"{f.name} longer than its {f.length} characters",

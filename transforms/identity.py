@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.codes import area_codes
+from schemas.codes import area_codes, in_codes
 from schemas.identity import (
     CHECK_CHARS,
     ID_AREA_CODE,
@@ -82,7 +82,7 @@ def repaired_ids(raw: pd.Series, as_of: pd.Timestamp | pd.Series | None = None) 
         date_ok &= (birth <= as_of) | as_of.isna()  # no record date: no upper limit
     elif as_of is not None:
         date_ok &= birth <= as_of
-    area_ok = first17.str.slice(0, 6).isin(area_codes()).fillna(False)
+    area_ok = in_codes(first17.str.slice(0, 6), area_codes())
 
     rule = pd.Series(pd.NA, index=raw.index, dtype=_STRING)
     placeholder = upper.str.fullmatch(r"0+").fillna(False)
