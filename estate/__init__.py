@@ -18,7 +18,7 @@ from pathlib import Path
 
 from estate.corruptor import Corruptor
 from estate.damage import DAMAGE_RATES, Estate
-from estate.population import people
+from estate.population import CITIES, Person, people
 from estate.systems import injury_files, maternity_rows, medical_rows, pension_rows, unemployment_rows
 from estate.write import CONFIG_TEMPLATE, config_url, write_database, write_injury
 from extractors.legacy_tables import METADATA, sy_cbry, unemployment_insured
@@ -32,8 +32,12 @@ DAMAGE_MODELS = ("catalogue", "corruptor")
 def build_estate(persons: int, seed: int, out: Path,
                  progress: Callable[[str], None] = lambda _: None,
                  engines: dict[str, str] | None = None,
-                 damage: str = "catalogue") -> dict[str, int]:
+                 damage: str = "catalogue", population: list[Person] | None = None,
+                 cities: tuple[str, ...] = CITIES) -> dict[str, int]:
     """Write the five legacy systems, truth.csv, damage.csv and jinbao.toml under `out`.
+
+    `population`: these persons instead of `persons` new ones (a national estate's province:
+    estate.national), living in `cities`, the province's pooling regions.
 
     `engines` places database systems elsewhere than the default SQLite file in `out`
     ({"medical": "mysql+pymysql://root@127.0.0.1/medical?charset=utf8mb4", ...}).
@@ -48,11 +52,12 @@ def build_estate(persons: int, seed: int, out: Path,
         raise ValueError(f"--engine names {', '.join(sorted(unknown))}; database systems are "
                          f"{', '.join(METADATA)} (injury is always CSV files)")
     out.mkdir(parents=True, exist_ok=True)
-    est = Estate(rng=random.Random(seed))
+    est = Estate(rng=random.Random(seed), cities=cities)
     if damage == "corruptor":
         est.model = Corruptor(random.Random(seed + 1))
     progress("people")
-    population = people(persons, est.rng)
+    population = people(persons, est.rng, cities) if population is None else population
+    persons = len(population)
     for step in (pension_rows, medical_rows, unemployment_rows, maternity_rows):
         progress(step.__name__.removesuffix("_rows"))
         step(population, est)

@@ -35,6 +35,7 @@ DAMAGE_RATES = {
     "non_resident_cert": 0.005,  # medical rows whose certificate is a passport
     "second_file": 0.05,  # 一人多档: a second file of the person in the same system
     "duplicate_enrollment": 0.3,  # of second files: in another city, both active (重复参保)
+    "left_active": 0.3,  # of a mover's files in the province left: never ended (重复参保)
     "csv_broken_row": 0.005,
     "csv_truncated_file": 0.2,  # of injury files: the last line is cut short
 }
@@ -59,6 +60,9 @@ class Estate:
     model: object = None
     """What damages the ID numbers, names, birth dates and sex of the rows: Catalogue() (the
     damage catalogue) unless the build chose another (estate.corruptor.Corruptor)."""
+
+    cities: tuple[str, ...] = CITIES
+    """The pooling regions of the estate's province."""
 
     def __post_init__(self) -> None:
         if self.model is None:
@@ -159,8 +163,11 @@ def enrolled_on(person: Person, changed: datetime, est: Estate, damages: list[st
 def files_of(person: Person, system: str, est: Estate) -> list[tuple[str, str, list[str]]]:
     """(city, status kind, damages) for each file the person has in a system: 一人多档 and 重复参保."""
     files = [(person.city, "active", [])]
+    if person.moved_out:  # a mover's file in the province left: ended, unless forgotten
+        files = [(person.city, "active", ["left_active"]) if est.chance("left_active")
+                 else (person.city, "ended", [])]
     if system != "injury" and est.chance("second_file"):
-        other = est.rng.choice([c for c in CITIES if c != person.city])
+        other = est.rng.choice([c for c in est.cities if c != person.city])
         if est.chance("duplicate_enrollment"):
             files.append((other, "active", ["second_file", "duplicate_enrollment"]))
         else:

@@ -25,6 +25,9 @@ class Person:
     birth: date
     ethnicity: str
     city: str
+    moved_out: bool = False
+    """The person has moved to another province (national estates): this province's files
+    were ended, except those the old province forgot (重复参保 across provinces)."""
 
 
 def check_char(first17: str) -> str:
@@ -34,7 +37,7 @@ def check_char(first17: str) -> str:
     return calc_check_digit(first17 + "0")
 
 
-def people(n: int, rng: random.Random) -> list[Person]:
+def people(n: int, rng: random.Random, cities: tuple[str, ...] = CITIES) -> list[Person]:
     """n natural persons with unique, valid ID numbers."""
     counties = county_codes()
     seen: set[str] = set()
@@ -56,5 +59,5 @@ def people(n: int, rng: random.Random) -> list[Person]:
             name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
             if rng.random() < 0.01:
                 name = name[:-1] + rng.choice(RARE_CHARS)
-        result.append(Person(number, name, sex, birth, ethnicity, rng.choice(CITIES)))
+        result.append(Person(number, name, sex, birth, ethnicity, rng.choice(cities)))
     return result

@@ -13,7 +13,7 @@ from estate.damage import (
     files_of,
     moment,
 )
-from estate.population import CITIES, SURNAMES, Person
+from estate.population import SURNAMES, Person
 from extractors.legacy_tables import UNEMPLOYMENT_COLUMNS
 from schemas.codes import code_table
 
@@ -179,13 +179,17 @@ def injury_files(persons: list[Person], est: Estate) -> dict[tuple[str, str], li
         keys.add(f"{person.city}|{number}")
         start = 0 if est.rng.random() < 0.7 else est.rng.randrange(1, len(INJURY_MONTHS))
         leaves = est.rng.random() < 0.1
+        if person.moved_out and not est.chance("left_active"):
+            leaves = True  # reported as left in the last month
+        elif person.moved_out:
+            damages = [*damages, "left_active"]
         insured.append((person, name, number, damages + d2, start, leaves,
                         employer(est), moment(est, datetime(2023, 1, 1))))
     files: dict[tuple[str, str], list[list[str]]] = {}
     recorded: set[str] = set()
     for m, month in enumerate(INJURY_MONTHS):
         month_end = datetime.strptime(month, "%Y-%m") + timedelta(days=27)
-        for city in CITIES:
+        for city in est.cities:
             members = [i for i in insured if i[0].city == city and m >= i[4]]
             truncated = bool(members) and est.chance("csv_truncated_file")
             rows = []

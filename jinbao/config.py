@@ -82,7 +82,7 @@ def _expanded(value: str, where: str) -> str:
     return _ENV.sub(lookup, value)
 
 
-def _url(value: str, base: Path, where: str) -> str:
+def resolved_url(value: str, base: Path, where: str) -> str:
     """Expand ${VARS}; make a relative SQLite path relative to the config file's folder; check
     that it is a database URL at all (never echoing it: it may hold a password)."""
     url = _expanded(value, where)
@@ -135,7 +135,7 @@ def _sources(model: ConfigFile, base: Path, path: Path) -> dict[str, SourceSetti
             sources[name] = SourceSettings(name, spec.system, path=folder, **timeouts)
         else:
             url = (_connection_url(spec.conn, where) if spec.conn
-                   else _url(spec.url or "", base, where))
+                   else resolved_url(spec.url or "", base, where))
             sources[name] = SourceSettings(name, spec.system, url=url, **timeouts)
     return sources
 
@@ -154,7 +154,7 @@ def from_model(model: ConfigFile, path: Path) -> Config:
     """The settings a configuration file's model describes (relative to the file's folder)."""
     base = path.parent
     return Config(
-        warehouse_url=_url(model.warehouse.url, base, f"{path}: [warehouse]"),
+        warehouse_url=resolved_url(model.warehouse.url, base, f"{path}: [warehouse]"),
         staging_root=(base / model.staging.root).resolve(),
         gx_root=(base / model.staging.gx_root).resolve(),
         buckets=model.staging.buckets,

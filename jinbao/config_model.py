@@ -224,6 +224,43 @@ class ConfigFile(Section):
         return self
 
 
+PROVINCE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,23}$"
+"""A province's name in the national tier: a province's source 'pension' is the national
+source 'anhui/pension' (at most 64 characters with the source's name)."""
+
+
+class ProvinceSection(Section):
+    warehouse: str
+    """SQLAlchemy URL of the province's warehouse, read only (relative SQLite paths from this
+    file's folder); may name an environment variable: ${ANHUI_WAREHOUSE_URL}."""
+
+
+class NationalFile(Section):
+    """The national tier's configuration file (TOML): `jinbao national run --config F`."""
+
+    warehouse: WarehouseSection
+    """The ministry's warehouse (the same contract as a province's, with province columns)."""
+    staging: StagingSection = StagingSection()
+    """Files the national stages exchange."""
+    run: RunSection = RunSection()
+    """Retries and locks."""
+    provinces: dict[Annotated[str, StringConstraints(pattern=PROVINCE_NAME)],
+                    ProvinceSection] = Field(min_length=1)
+    """The province warehouses, by name: [provinces.<name>] (letters, digits, '_', '-')."""
+
+
+def parsed_national(text: str, path: Path | str | None = None) -> NationalFile:
+    """The model of a national file's text; ConfigFileError lists every problem at once."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigFileError(path, [f"is not valid TOML ({error})"]) from None
+    try:
+        return NationalFile.model_validate(data)
+    except ValidationError as error:
+        raise ConfigFileError(path, problems_of(error)) from None
+
+
 def json_schema() -> dict:
     """The JSON Schema of the file, for editors (Taplo / Even Better TOML: `#:schema` line)."""
     schema = ConfigFile.model_json_schema()

@@ -113,3 +113,41 @@ def cluster_scores(engine: Engine, truth_csv: Path,
         "proposed_precision": precision, "proposed_recall": recall,
         "proposed_f1": 2 * precision * recall / max(precision + recall, 1e-9),
     }
+
+
+def duplicate_enrollment_scores(engine: Engine, truth_csv: Path) -> dict[str, float | int]:
+    """How well the national tier's duplicate_enrollment cases find the people actively
+    enrolled in one scheme family in two provinces.
+
+    Findable: the accepted rows, joined by their true person (truth.csv) as a perfect linkage
+    would join them, give that person active enrollments of the family in two provinces (the
+    enrollments computed as the warehouse computes them: transforms.reconcile). Found: an open
+    case's person (the true person most of its rows belong to) and family."""
+    from transforms.cases import ACTIVE, SCHEME_FAMILY
+    from transforms.reconcile import golden_enrollments
+
+    truth = pd.read_csv(truth_csv, dtype=str, keep_default_na=False)
+    with engine.connect() as conn:
+        rows = pd.read_sql(select(source_record).where(source_record.c.outcome == "accepted"),
+                           conn)
+        cases = pd.read_sql(select(review_case.c.id_number, review_case.c.attribute).where(
+            review_case.c.kind == "duplicate_enrollment", review_case.c.status == "open"), conn)
+    rows = rows.merge(truth, on=["source_system", "source_key"])
+    owner = (rows.groupby(["id_number", "person_key"]).size().rename("n").reset_index()
+             .sort_values("n", ascending=False).drop_duplicates("id_number")
+             .set_index("id_number")["person_key"])
+    truly = rows.assign(id_number=rows["person_key"])
+    for column in ("updated_at", "enrolled_on"):
+        truly[column] = pd.to_datetime(truly[column])
+    enrollments = golden_enrollments(truly.astype({"source_system": "string",
+                                                   "source_key": "string",
+                                                   "id_number": "string"}))
+    active = enrollments[enrollments["status"] == ACTIVE].assign(
+        family=enrollments["scheme"].map(SCHEME_FAMILY)).dropna(subset=["family"])
+    spread = active.groupby(["id_number", "family"])["province"].nunique()
+    findable = set(spread[spread > 1].index)
+    found = set(zip(cases["id_number"].map(owner), cases["attribute"], strict=True))
+    hits = len(found & findable)
+    return {"findable": len(findable), "cases": len(cases), "found": hits,
+            "precision": hits / len(found) if found else 1.0,
+            "recall": hits / len(findable) if findable else 1.0}

@@ -363,7 +363,7 @@ def worker_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
                                initargs=(os.getpid(),))
 
 
-def _each(pool: ProcessPoolExecutor | None, fn, items: list, note: Progress, start: str,
+def in_workers(pool: ProcessPoolExecutor | None, fn, items: list, note: Progress, start: str,
           done: str, key: str) -> list:
     """fn(item) for every item, in worker processes when there is a pool; results in order."""
     results: dict[int, object] = {}
@@ -406,20 +406,21 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
     step = "stage"
     try:
         try:
-            staged = _each(pool, partial(_stage, cfg, run_id, windows), names, note, "extract",
-                           "extracted", "source")
+            staged = in_workers(pool, partial(_stage, cfg, run_id, windows), names, note,
+                                "extract", "extracted", "source")
             clock.lap("stage_sources")
             step = "load"
             # GX validates the staged rows and renders the Data Docs beside the loads
             docs = pool.submit(publish_data_docs, cfg, run_id) if pool else None
             prepare_loads(cfg)
-            _each(load_pool, partial(load_quarantined, cfg, run_id), names, note, "quarantine",
-                  "quarantined", "source")
+            in_workers(load_pool, partial(load_quarantined, cfg, run_id), names, note,
+                       "quarantine", "quarantined", "source")
             clock.lap("load_quarantined")
             groups = bucket_groups(cfg, run_id, (workers or os.cpu_count() or 1) if load_pool
                                    else 1)
-            loaded = _each(load_pool, partial(load_buckets, cfg, run_id, valid_from=started),
-                           groups, note, "load", "loaded", "buckets")
+            loaded = in_workers(load_pool, partial(load_buckets, cfg, run_id,
+                                                   valid_from=started),
+                                groups, note, "load", "loaded", "buckets")
             clock.lap("load_buckets")
             step = "finish"
             note("finish", {})

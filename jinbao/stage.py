@@ -47,9 +47,9 @@ from transforms.standardize import standardized
 RECORD_COLUMNS = [
     "source_system", "source_key", "row_hash", "outcome", "id_number", "bucket", "claimed_id",
     "id_repairs", "name", "sex", "ethnicity", "birth_date", "scheme", "pooling_region", "status",
-    "pay_status", "employer_id", "enrolled_on", "updated_at", "watermark", "run_id",
+    "pay_status", "employer_id", "enrolled_on", "updated_at", "watermark", "run_id", "province",
 ]
-HASHED = [c for c in RECORD_COLUMNS if c not in ("row_hash", "run_id", "bucket")]
+HASHED = [c for c in RECORD_COLUMNS if c not in ("row_hash", "run_id", "bucket", "province")]
 
 log = logging.getLogger("jinbao")
 
@@ -153,6 +153,7 @@ def source_records(raw: pa.Table, system: str, source_name: str, run_id: str,
                                 "enrolled_on", "updated_at")},
         "watermark": rows["_watermark"],
         "run_id": run_id,
+        "province": pd.Series(pd.NA, index=rows.index, dtype="string"),  # the national tier's
     })
     record["row_hash"] = row_hashes(record, rule_lists(failures))
     record["bucket"] = bucket_of(record["id_number"].fillna("0"), buckets).where(~rejected)

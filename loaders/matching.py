@@ -296,6 +296,8 @@ def refresh(conn: Connection, run_id: str, full: bool = False,
         edges_kept = decide.stored_edges(cases["evidence"])
         edges_kept = edges_kept[~edges_kept["unique_id_l"].isin(touched)
                                 & ~edges_kept["unique_id_r"].isin(touched)]
+    if _national(conn):
+        pairs = between_provinces(pairs, entities if scope is None else subset)
     threshold = stored["threshold"]
     apart = _apart(conn)
     edges = pd.concat([decide.links(pairs, threshold, apart),
@@ -311,6 +313,22 @@ def refresh(conn: Connection, run_id: str, full: bool = False,
     return {"entities": subset_size, "scored_pairs": len(pairs), "cases": len(found),
             "model": stored["version"], "threshold": round(threshold, 4), **synced,
             "seconds": round(time.perf_counter() - began, 2)}
+
+
+def _national(conn: Connection) -> bool:
+    """Whether this is the national tier's warehouse: its rows name their province (all of
+    them: one row tells)."""
+    return conn.execute(select(source_record.c.province).limit(1)).scalar() is not None
+
+
+def between_provinces(pairs: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
+    """The pairs whose two entities live in two provinces (the province of an entity's latest
+    pooling region: its first two digits). A national case is one no province can see; each
+    province's own suspects are its own cases."""
+    province = entities.set_index("unique_id")["region"].astype("string").str.slice(0, 2)
+    left = pairs["unique_id_l"].map(province)
+    right = pairs["unique_id_r"].map(province)
+    return pairs[(left != right).fillna(False).to_numpy()]
 
 
 def analyzed(conn: Connection) -> None:

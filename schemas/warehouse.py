@@ -19,6 +19,7 @@ from sqlalchemy import (
 from schemas.fields import ENROLLMENT, PERSON, SOURCE_ROW, Field
 
 metadata = MetaData()
+PROVINCE = "the province warehouse it came from (national tier; NULL in a province's)"
 
 _TYPES = {"date": Date, "timestamp": DateTime}
 
@@ -71,6 +72,7 @@ enrollment = Table(
     Column("source_key", String(), nullable=False),
     Column("source_rows", Integer, nullable=False, comment="files merged into this enrollment"),
     Column("run_id", String(64), nullable=False),
+    Column("province", String(64), comment=PROVINCE),
 )
 
 source_record = Table(
@@ -87,6 +89,7 @@ source_record = Table(
     *_fields(SOURCE_ROW[1:], (), lenient=True),
     Column("watermark", String(32)),
     Column("run_id", String(64), nullable=False),
+    Column("province", String(64), comment=PROVINCE),
 )
 
 quarantine = Table(

@@ -39,8 +39,9 @@ def test_every_damage_of_the_catalogue_is_injected(estate_2000):
                 "non_resident_cert", "second_file", "duplicate_enrollment", "csv_broken_row",
                 "sex_disagrees_with_id", "birth_disagrees_with_id"}
     assert expected <= seen, expected - seen
+    # left_active: a mover's file in the province left, only in national estates
     assert set(DAMAGE_RATES) - {"attr_disagrees_with_id", "id_15_digit_old_system",
-                                "id_15_digit_other", "csv_truncated_file"} <= seen
+                                "id_15_digit_other", "csv_truncated_file", "left_active"} <= seen
 
 
 def test_truth_has_one_row_per_source_row(estate_2000):

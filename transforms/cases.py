@@ -67,18 +67,30 @@ def _records_by(frame: pd.DataFrame, keys: list[str]) -> Iterator[tuple[tuple, l
             groupby(records, key=lambda r: tuple(r[k] for k in keys)))
 
 
+def national(rows: pd.DataFrame) -> bool:
+    """Whether these are the national tier's rows (they name their province): its cases are
+    those between provinces, each province's own being the province's."""
+    return "province" in rows.columns and bool(rows["province"].notna().any())
+
+
 def attribute_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cases for people whose rows disagree on name, sex or birth date, among themselves or
-    with what the ID number encodes; names are compared by name key (张偉 = 张伟)."""
+    with what the ID number encodes; names are compared by name key (张偉 = 张伟). At the
+    national tier: rows of two provinces that disagree."""
     cases, case_rows = [], []
     rows = prepared(rows)
+    across = national(rows)
     for attribute in CONFLICT_ATTRIBUTES:
         stated = _statements(rows, attribute)
         by_person = stated.groupby("id_number")
         disagree = by_person["compared"].nunique() > 1
-        contradicts = (stated["id_says"].notna() & (stated["compared"] != stated["id_says"])
-                       ).groupby(stated["id_number"]).any()
-        conflicted = disagree.index[disagree | contradicts.reindex(disagree.index)]
+        if across:  # two values and two provinces: some two rows of two provinces disagree
+            provinces = rows.loc[stated.index, "province"].groupby(stated["id_number"]).nunique()
+            conflicted = disagree.index[disagree & (provinces.reindex(disagree.index) > 1)]
+        else:
+            contradicts = (stated["id_says"].notna() & (stated["compared"] != stated["id_says"])
+                           ).groupby(stated["id_number"]).any()
+            conflicted = disagree.index[disagree | contradicts.reindex(disagree.index)]
         for (id_number,), group in _records_by(stated[stated["id_number"].isin(conflicted)],
                                                ["id_number"]):
             values: dict[str, dict] = {}
@@ -101,15 +113,20 @@ def attribute_conflicts(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
 
 def duplicate_enrollments(enrollments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cases for people with two or more active enrollments in one scheme family (重复参保):
-    the same scheme in two pooling regions, or two basic pension or basic medical schemes."""
+    the same scheme in two pooling regions, or two basic pension or basic medical schemes. At
+    the national tier: active in one family in two provinces (the evidence names both)."""
     active = enrollments[enrollments["status"] == ACTIVE].assign(
         family=enrollments["scheme"].map(SCHEME_FAMILY))
     active = active[active["family"].notna()]
-    doubled = active.groupby(["id_number", "family"])["scheme"].transform("size") > 1
+    across = national(enrollments)
+    grouped = active.groupby(["id_number", "family"])
+    doubled = (grouped["province"].transform("nunique") if across
+               else grouped["scheme"].transform("size")) > 1
     if not doubled.any():
         return _empty()
     chosen = active.loc[doubled, ["id_number", "family", "scheme", "pooling_region",
-                                  "source_system", "source_key", "enrolled_on"]]
+                                  "source_system", "source_key", "enrolled_on",
+                                  *(["province"] if across else [])]]
     chosen = chosen.assign(enrolled_on=chosen["enrolled_on"].astype("string").str.slice(0, 10))
     chosen = chosen.sort_values(["id_number", "family", "scheme", "pooling_region"])
     cases, case_rows = [], []
@@ -118,7 +135,10 @@ def duplicate_enrollments(enrollments: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
         evidence = {"scheme_family": family, "enrollments": [
             {"scheme": r["scheme"], "pooling_region": r["pooling_region"],
              "source": f"{r['source_system']}|{r['source_key']}",
-             "enrolled_on": r["enrolled_on"]} for r in group]}
+             "enrolled_on": r["enrolled_on"], **({"province": r["province"]} if across else {})}
+            for r in group]}
+        if across:
+            evidence["provinces"] = sorted({r["province"] for r in group})
         cases.append({"case_id": cid, "kind": "duplicate_enrollment", "id_number": id_number,
                       "id_numbers": json.dumps([id_number]), "attribute": family, "score": None,
                       "evidence": json.dumps(evidence, ensure_ascii=False)})

@@ -51,7 +51,8 @@ def golden_enrollments(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per person, scheme and pooling region: the most recently updated source row.
     `source_rows` counts the files merged into it (一人多档 in one system and region)."""
     columns = [*ENROLLMENT_KEY, "status", "pay_status", "employer_id", "enrolled_on",
-               "updated_at", "source_system", "source_key", "source_rows", "run_id"]
+               "updated_at", "source_system", "source_key", "source_rows", "run_id",
+               *(["province"] if "province" in rows.columns else [])]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     kept = [c for c in columns if c != "source_rows"]

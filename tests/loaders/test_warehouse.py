@@ -25,7 +25,7 @@ def _rows(specs: list[tuple[str, str, str, str]], run_id: str = "r1") -> pd.Data
         "name": name, "sex": "2", "ethnicity": "01", "birth_date": None, "scheme": "310",
         "pooling_region": "440100", "status": "1", "pay_status": None, "employer_id": "E1",
         "enrolled_on": None, "updated_at": pd.Timestamp("2024-01-01") + pd.Timedelta(days=i),
-        "watermark": "2024-01-01 00:00:00", "run_id": run_id,
+        "watermark": "2024-01-01 00:00:00", "run_id": run_id, "province": None,
     } for i, (system, key, number, name) in enumerate(specs)])
     frame["row_hash"] = row_hashes(frame)
     frame["bucket"] = bucket_of(frame["id_number"], BUCKETS)

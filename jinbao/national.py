@@ -1,0 +1,257 @@
+"""The national tier: province warehouses (read only) -> the ministry's national warehouse.
+
+A national run is a consolidation whose sources are the provinces' committed source rows: a
+province's source 'pension' is the national source 'anhui/pension', its rows keep their content
+and row hash and gain the province's name. So the national person of a citizen is computed by the
+province tier's own rules (survivorship with provenance: `name_source` = 'anhui/pension|1234'),
+over every province's rows of that ID number, and the national cases are those between
+provinces (transforms.cases: two provinces' rows disagreeing, active enrollments of one scheme
+family in two provinces).
+
+    stage_province   the rows of the province runs committed since the last national run
+                     (by the province ledger's commit times) -> staging files, like a stage's
+    national_run     every province staged, then the loads and finish of jinbao.runner
+
+The watermark of a province (watermark.source_name = the province's name) is the commit time of
+the last province run read; a province run that has not committed yet is read by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Engine, create_engine, func, make_url, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from jinbao import runner, staging
+from jinbao.config import Config, resolved_url
+from jinbao.config_model import parsed_national
+from jinbao.errors import ConfigError, SourceBroken, SourceUnavailable
+from jinbao.runner import failure_reason
+from jinbao.stage import (
+    RECORD_COLUMNS,
+    RECORD_SCHEMA,
+    RULE_SCHEMA,
+    StagingWriter,
+    Stopwatch,
+    new_run_id,
+    peak_rss_mib,
+)
+from loaders.ledger import watermarks
+from loaders.schema import ensure_schema
+from loaders.warehouse import warehouse_engine
+from schemas.warehouse import quarantine, run_ledger, source_record
+from transforms.reconcile import bucket_of
+from transforms.survivorship import Survivorship
+
+log = logging.getLogger("jinbao")
+BATCH_ROWS = 100_000
+"""Rows read from a province at a time (memory holds one batch)."""
+MOMENT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@dataclass(frozen=True)
+class NationalConfig:
+    """The ministry's warehouse and staging (as a consolidation's) and the provinces'."""
+
+    consolidation: Config
+    """Warehouse, staging, buckets and survivorship of the national warehouse."""
+    provinces: dict[str, str] = field(default_factory=dict)
+    """Province name -> its warehouse's URL (read only)."""
+
+
+def load_national_config(path: str | Path) -> NationalConfig:
+    """Read a national.toml (relative paths and SQLite URLs from the file's folder)."""
+    path = Path(path).resolve()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    model = parsed_national(text, path)
+    base = path.parent
+    consolidation = Config(
+        warehouse_url=resolved_url(model.warehouse.url, base, f"{path}: [warehouse]"),
+        staging_root=(base / model.staging.root).resolve(),
+        gx_root=(base / model.staging.gx_root).resolve(),
+        buckets=model.staging.buckets, path=path,
+        retention_days=model.staging.retention_days,
+        abandoned_days=model.staging.abandoned_days,
+        lock_wait=model.run.lock_wait, survivorship=Survivorship())
+    provinces = {name: resolved_url(spec.warehouse, base, f"{path}: [provinces.{name}]")
+                 for name, spec in model.provinces.items()}
+    return NationalConfig(consolidation, provinces)
+
+
+def province_engine(url: str) -> Engine:
+    """The province's warehouse, opened so that nothing can be written to it."""
+    target = make_url(url)
+    if target.get_backend_name() == "sqlite":
+        database = target.database or ""
+        if not Path(database).exists():
+            raise SourceBroken(f"province warehouse {database} does not exist")
+        return create_engine("sqlite://", creator=lambda: sqlite3.connect(
+            f"file:{database}?mode=ro", uri=True))
+    if target.get_backend_name() == "postgresql":
+        return create_engine(url, connect_args={
+            "options": "-c default_transaction_read_only=on"})
+    return create_engine(url)
+
+
+def _runs_since(conn, since: str | None) -> tuple[list[str], str | None]:
+    """The province runs committed after `since` (a commit time), and the last commit time."""
+    finished = func.max(run_ledger.c.finished_at)
+    query = select(run_ledger.c.run_id, finished).group_by(run_ledger.c.run_id)
+    if since:
+        query = query.having(finished > datetime.strptime(since, MOMENT))
+    runs = conn.execute(query).all()
+    times = [t if isinstance(t, datetime) else datetime.fromisoformat(str(t))
+             for _, t in runs if t is not None]
+    return [r for r, _ in runs], (f"{max(times):{MOMENT}}" if times else since)
+
+
+def _province_rows(frame: pd.DataFrame, province: str, run_id: str, buckets: int
+                   ) -> pd.DataFrame:
+    """A province's source rows as the national tier's: source 'anhui/pension', the province
+    named, the national bucket, this run's id; content and row hash unchanged."""
+    accepted = frame["outcome"] == "accepted"
+    return frame.assign(
+        source_system=province + "/" + frame["source_system"].astype("string"),
+        province=province, run_id=run_id,
+        bucket=bucket_of(frame["id_number"].fillna("0"), buckets).where(accepted))
+
+
+def stage_province(cfg: NationalConfig, run_id: str, province: str) -> dict:
+    """Stage the rows of the province's runs committed since its national watermark, as the
+    stage of a source does (accepted rows by bucket, quarantined rows with their rules, a
+    manifest written last)."""
+    began = time.perf_counter()
+    national = cfg.consolidation
+    folder = staging.run_folder(national.staging_root, run_id)
+    for stage in ("accepted", "quarantined"):
+        shutil.rmtree(staging.inside(folder, stage, province), ignore_errors=True)
+    since = watermarks(warehouse_engine(national.warehouse_url)).get(province)
+    engine = province_engine(cfg.provinces[province])
+    counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
+    rules: dict[str, int] = {}
+    writer, clock = StagingWriter(), Stopwatch()
+    columns = [source_record.c[c] for c in RECORD_COLUMNS if c != "province"]
+    try:
+        with engine.connect() as conn:
+            runs, newest = _runs_since(conn, since)
+            for start in range(0, len(runs), 500):
+                chosen = runs[start:start + 500]
+                result = conn.execution_options(yield_per=BATCH_ROWS).execute(
+                    select(*columns).where(source_record.c.run_id.in_(chosen)))
+                for batch in result.partitions():
+                    frame = _province_rows(pd.DataFrame(batch, columns=result.keys()),
+                                           province, run_id, national.buckets)
+                    _write(writer, folder, province, frame)
+                    counts["extracted"] += len(frame)
+                    counts["accepted"] += int((frame["outcome"] == "accepted").sum())
+                clock.lap("read")
+                found = pd.DataFrame(conn.execute(select(quarantine).where(
+                    quarantine.c.run_id.in_(chosen))).all(), columns=RULE_SCHEMA.names)
+                found = found.assign(source_system=province + "/" + found["source_system"],
+                                     run_id=run_id)
+                writer.write(folder / "quarantined" / province / "rules.parquet",
+                             pa.Table.from_pandas(found, preserve_index=False).cast(RULE_SCHEMA))
+                for name, count in found.groupby("rule").size().items():
+                    rules[name] = rules.get(name, 0) + int(count)
+    except (SourceBroken, SourceUnavailable):
+        raise
+    except OperationalError as error:
+        raise SourceUnavailable(f"province {province}: its warehouse cannot be reached "
+                                f"({failure_reason(error)})") from None
+    except DBAPIError as error:
+        raise SourceBroken(f"province {province}: its warehouse cannot be read as a jinbao "
+                           f"warehouse ({failure_reason(error)})") from None
+    finally:
+        writer.close()
+        engine.dispose()
+    counts["quarantined"] = counts["extracted"] - counts["accepted"]
+    manifest = {
+        "source_name": province, "system": "province", "run_id": run_id,
+        "window_since": since, "window_until": newest, **counts, "rules": rules,
+        "repairs": {}, "stats": [], "warnings": [], "province_runs": len(runs),
+        "as_of": f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}", "new_watermark": newest,
+        "timings": clock.seconds, "peak_rss_mib": peak_rss_mib(),
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+    path = folder / "manifests" / f"{province}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    log.info("province %s: %d province runs since %s, %d rows = %d accepted + %d quarantined",
+             province, len(runs), since or "the start", counts["extracted"],
+             counts["accepted"], counts["quarantined"])
+    return manifest
+
+
+def _write(writer: StagingWriter, folder: Path, province: str, frame: pd.DataFrame) -> None:
+    accepted = frame["outcome"] == "accepted"
+    for bucket, part in frame[accepted].groupby("bucket"):
+        writer.write(folder / "accepted" / province / f"part-{int(bucket):04d}.parquet",
+                     _arrow(part))
+    writer.write(folder / "quarantined" / province / "records.parquet", _arrow(frame[~accepted]))
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    frame = frame.assign(birth_date=pd.to_datetime(frame["birth_date"]).dt.date,
+                         enrolled_on=pd.to_datetime(frame["enrolled_on"]).dt.date,
+                         updated_at=pd.to_datetime(frame["updated_at"]))
+    return pa.Table.from_pandas(frame[RECORD_SCHEMA.names], preserve_index=False
+                                ).cast(RECORD_SCHEMA)
+
+
+def national_run(cfg: NationalConfig, workers: int | None = None,
+                 progress: runner.Progress | None = None) -> runner.RunSummary:
+    """Stage every province (in worker processes), then load and finish as a province run
+    does: persons, enrollments and cases of the people whose rows changed, the ledger and a
+    watermark per province."""
+    began = time.perf_counter()
+    national = cfg.consolidation
+    started = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    run_id = new_run_id(started)
+    note = progress or (lambda _stage, _detail: None)
+    ensure_schema(warehouse_engine(national.warehouse_url))
+    clock = Stopwatch()
+    pool = runner.worker_pool(workers)
+    load_pool = None if national.warehouse_url.startswith("sqlite") else pool
+    names = list(cfg.provinces)
+    try:
+        staged = runner.in_workers(pool, partial(stage_province, cfg, run_id), names, note,
+                              "extract", "extracted", "source")
+        clock.lap("stage_provinces")
+        runner.prepare_loads(national)
+        runner.in_workers(load_pool, partial(runner.load_quarantined, national, run_id), names,
+                     note, "quarantine", "quarantined", "source")
+        clock.lap("load_quarantined")
+        groups = runner.bucket_groups(national, run_id, (workers or os.cpu_count() or 1)
+                                      if load_pool else 1)
+        loaded = runner.in_workers(load_pool, partial(runner.load_buckets, national, run_id,
+                                                 valid_from=started), groups, note, "load",
+                              "loaded", "buckets")
+        clock.lap("load_buckets")
+        note("finish", {})
+        finished = runner.finish_run(national, run_id, started)
+        clock.lap("finish")
+    except Exception as error:
+        runner.record_failure(national, run_id, getattr(error, "jinbao_source", ""), "national",
+                              error)
+        raise
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return runner.RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
+                             clock.seconds, finished["suspected_duplicates"], {},
+                             finished["timings"])
