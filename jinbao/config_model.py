@@ -258,7 +258,7 @@ def parsed_national(text: str, path: Path | str | None = None) -> NationalFile:
     try:
         return NationalFile.model_validate(data)
     except ValidationError as error:
-        raise ConfigFileError(path, problems_of(error)) from None
+        raise ConfigFileError(path, problems_of(error, NationalFile)) from None
 
 
 def json_schema() -> dict:
@@ -269,17 +269,21 @@ def json_schema() -> dict:
     return schema
 
 
-def _models_at(loc: tuple) -> type[Section] | None:
+NAMED = {"sources": SourceSection, "provinces": ProvinceSection}
+"""The sections whose tables are named by the file: [sources.<name>], [provinces.<name>]."""
+
+
+def _models_at(loc: tuple, root: type[Section] = ConfigFile) -> type[Section] | None:
     """The model whose keys `loc` (a pydantic error location, without the key) points into."""
-    model: type[Section] | None = ConfigFile
+    model: type[Section] | None = root
     rest = list(loc)
     while rest and model is not None:
         part = rest.pop(0)
-        if model is ConfigFile and part == "sources":
+        if model is root and part in NAMED:
             if not rest:
                 return None
-            rest.pop(0)  # the source's name
-            model = SourceSection
+            rest.pop(0)  # the source's (or province's) name
+            model = NAMED[part]
             continue
         field = model.model_fields.get(str(part))
         annotation = getattr(field, "annotation", None) if field else None
@@ -293,8 +297,8 @@ def _where(loc: tuple) -> str:
     parts = [str(p) for p in loc if not isinstance(p, int)]
     if not parts:
         return "the file"
-    if parts[0] == "sources" and len(parts) >= 2:
-        section, keys = f"[sources.{parts[1]}]", parts[2:]
+    if parts[0] in NAMED and len(parts) >= 2:
+        section, keys = f"[{parts[0]}.{parts[1]}]", parts[2:]
     else:
         section, keys = f"[{parts[0]}]", parts[1:]
     return f"{section} {'.'.join(keys)}".strip()
@@ -312,13 +316,13 @@ def _shown(value, loc: tuple) -> str:
     return f" = {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
-def problems_of(error: ValidationError) -> list[str]:
+def problems_of(error: ValidationError, root: type[Section] = ConfigFile) -> list[str]:
     """Each pydantic error as a sentence naming the section and key, with a suggestion."""
     out = []
     for e in error.errors(include_url=False):
         loc, kind = tuple(e["loc"]), e["type"]
         if kind == "extra_forbidden":
-            model = _models_at(loc[:-1])
+            model = _models_at(loc[:-1], root)
             known = list(model.model_fields) if model else []
             key = str(loc[-1])
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
@@ -336,6 +340,11 @@ def problems_of(error: ValidationError) -> list[str]:
             out.append(f"source name {loc[1]!r} may hold only letters, digits, '_', '.' and '-' "
                        "(at most 64, not starting with '.' or '-'): it names folders, Airflow "
                        "tasks and pools")
+        elif kind == "string_pattern_mismatch" and len(loc) == 3 and loc[0] == "provinces" \
+                and loc[2] == "[key]":
+            out.append(f"province name {loc[1]!r} may hold only letters, digits, '_' and '-' "
+                       "(at most 24, not starting with '-'): it names the province's national "
+                       "sources ('anhui/pension')")
         elif kind == "string_pattern_mismatch":
             out.append(f"{_where(loc)}{_shown(e.get('input'), loc)}: may hold only letters, "
                        "digits, '_', '.' and '-'")

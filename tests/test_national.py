@@ -155,3 +155,18 @@ def test_the_command_line_runs_the_national_tier_and_names_a_missing_province(
     assert done.returncode == 2
     assert "sichuan" in done.stderr and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_national_file_with_mistakes_lists_them_all(tmp_path):
+    from jinbao.errors import ConfigError
+
+    path = tmp_path / "national.toml"
+    path.write_text('[warehouse]\nurl = "sqlite:///n.db"\n[provinces."../etc"]\n'
+                    'warehouse = "sqlite:///a.db"\n[provinces.anhui]\nwarehose = "x"\n',
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_national_config(path)
+    said = str(raised.value)
+    assert "3 problems" in said and "province name '../etc' may hold only" in said
+    assert "[provinces.anhui] warehouse is required" in said
+    assert "warehose is not a key jinbao knows; did you mean warehouse?" in said

@@ -62,7 +62,7 @@ def test_mains_warehouse_is_refused_then_upgraded_and_loads(url, small_estate, t
     cfg = dataclasses.replace(fresh_config(small_estate, tmp_path / "old"), warehouse_url=url)
 
     with pytest.raises(WarehouseError, match=r"at schema revision 0001 and this jinbao needs "
-                                             r"0003: run `jinbao db upgrade`"):
+                                             rf"{schema.head_revision()}: run `jinbao db upgrade`"):
         run_pipeline(cfg, workers=1)
     assert schema.upgrade(old) == ("0001", schema.head_revision())
     with old.connect() as conn:
