@@ -26,7 +26,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install lint  ## the whole test suite (what CI runs)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 bench: install  ## throughput, stage shares and peak memory on a simulated estate
 	$(BIN)/python bench/pipeline_bench.py

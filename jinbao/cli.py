@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import traceback
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -196,7 +197,9 @@ def cmd_national_run(args: argparse.Namespace) -> int:
     with _locked(cfg.consolidation, "jinbao national run"):
         summary = national_run(cfg)
     print_summary(cfg.consolidation, summary)
-    return 0
+    for province, reason in summary.failed.items():
+        err.print(f"province {province} was not read: {reason}", markup=False, style="red")
+    return 2 if summary.failed else 0
 
 
 def _sources(cfg: Config, text: str | None) -> list[str] | None:
@@ -274,12 +277,34 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {folder} is a file; name a folder for report.html and "
                           "report.json")
     try:
-        page = write_report(load_config(args.config), folder, args.run, args.month,
-                            _province(args.province))
+        if args.national:
+            page = _progress_report(args, folder)
+        else:
+            page = write_report(load_config(args.config), folder, args.run, args.month,
+                                _province(args.province))
     except ReportError as error:
         raise ConfigError(str(error)) from None
     out.print(f"report: {page} (and {page.with_suffix('.json').name})")
     return 0
+
+
+def _progress_report(args: argparse.Namespace, folder: Path) -> Path:
+    """`report --national --month M`: the national tier's monthly progress."""
+    from jinbao.national import load_national_config
+    from jinbao.reports import write_progress_report
+    from quality.progress_report import ProgressError
+
+    if not args.config or not args.month or args.run or args.province:
+        raise ConfigError("report --national needs --config national.toml and --month YYYY-MM "
+                          "(and neither --run nor --province)")
+    try:
+        datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise ConfigError(f"--month {args.month!r}: write it as YYYY-MM") from None
+    try:
+        return write_progress_report(load_national_config(args.config), folder, args.month)
+    except ProgressError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _reviewer(cfg: Config, given: str | None) -> str:
@@ -514,6 +539,9 @@ def parser() -> argparse.ArgumentParser:
     scope.add_argument("--run", help="one run (default: the latest)")
     scope.add_argument("--month", help="every run finished in YYYY-MM")
     report.add_argument("--province", help="two-digit province code (pooling regions in it)")
+    report.add_argument("--national", action="store_true",
+                        help="the national tier's monthly progress (--config national.toml "
+                             "--month YYYY-MM)")
     report.set_defaults(func=cmd_report)
 
     review = commands.add_parser("review", help="cases awaiting a human decision")

@@ -38,6 +38,8 @@ from jinbao import runner, staging
 from jinbao.config import Config, resolved_url
 from jinbao.config_model import parsed_national
 from jinbao.errors import ConfigError, SourceBroken, SourceUnavailable
+from jinbao.marts import store_insured_stats
+from jinbao.progress import national_case_figures, province_figures, store_progress
 from jinbao.runner import failure_reason
 from jinbao.stage import (
     RECORD_COLUMNS,
@@ -45,6 +47,7 @@ from jinbao.stage import (
     RULE_SCHEMA,
     StagingWriter,
     Stopwatch,
+    local_now,
     new_run_id,
     peak_rss_mib,
 )
@@ -213,6 +216,29 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
                                 ).cast(RECORD_SCHEMA)
 
 
+def record_progress(cfg: NationalConfig, run_id: str, month: str) -> dict[str, str]:
+    """The month's progress figures of every province (jinbao.progress), stored in the national
+    warehouse; each province's status."""
+    engine = warehouse_engine(cfg.consolidation.warehouse_url)
+    statuses = {}
+    with engine.begin() as conn:
+        for province, url in cfg.provinces.items():
+            try:
+                source = province_engine(url)
+                with source.connect() as read:
+                    figures = province_figures(read, month)
+                source.dispose()
+            except (SourceBroken, DBAPIError) as error:
+                log.warning("province %s: no progress figures (%s)", province,
+                            failure_reason(error))
+                figures = [("status", "", None, "unreachable")]
+            figures += national_case_figures(conn, province)
+            store_progress(conn, month, province, figures, run_id)
+            statuses[province] = next(t for m, _, _, t in figures if m == "status")
+    engine.dispose()
+    return statuses
+
+
 def national_run(cfg: NationalConfig, workers: int | None = None,
                  progress: runner.Progress | None = None) -> runner.RunSummary:
     """Stage every province (in worker processes), then load and finish as a province run
@@ -229,22 +255,35 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
     load_pool = None if national.warehouse_url.startswith("sqlite") else pool
     names = list(cfg.provinces)
     try:
-        staged = runner.in_workers(pool, partial(stage_province, cfg, run_id), names, note,
-                              "extract", "extracted", "source")
+        tried = runner.in_workers(pool, partial(_staged_or_failed, cfg, run_id), names, note,
+                                  "extract", "extracted", "source")
+        staged = [m for m in tried if "failed" not in m]
+        failed = {m["source_name"]: m["failed"] for m in tried if "failed" in m}
+        if not staged:
+            raise SourceUnavailable("no province warehouse could be read: " + "; ".join(
+                failed.values()))
         clock.lap("stage_provinces")
         runner.prepare_loads(national)
-        runner.in_workers(load_pool, partial(runner.load_quarantined, national, run_id), names,
-                     note, "quarantine", "quarantined", "source")
+        runner.in_workers(load_pool, partial(runner.load_quarantined, national, run_id),
+                          [m["source_name"] for m in staged], note, "quarantine",
+                          "quarantined", "source")
         clock.lap("load_quarantined")
         groups = runner.bucket_groups(national, run_id, (workers or os.cpu_count() or 1)
                                       if load_pool else 1)
         loaded = runner.in_workers(load_pool, partial(runner.load_buckets, national, run_id,
-                                                 valid_from=started), groups, note, "load",
-                              "loaded", "buckets")
+                                                      valid_from=started),
+                                   groups, note, "load", "loaded", "buckets")
         clock.lap("load_buckets")
         note("finish", {})
         finished = runner.finish_run(national, run_id, started)
         clock.lap("finish")
+        month = f"{local_now(national):%Y-%m}"
+        record_progress(cfg, run_id, month)
+        with warehouse_engine(national.warehouse_url).begin() as conn:
+            store_insured_stats(conn, month, run_id)
+        clock.lap("progress")
+        for province, reason in failed.items():
+            runner.record_failure(national, run_id, province, "stage", SourceUnavailable(reason))
     except Exception as error:
         runner.record_failure(national, run_id, getattr(error, "jinbao_source", ""), "national",
                               error)
@@ -254,4 +293,14 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
             pool.shutdown(cancel_futures=True)
     return runner.RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
                              clock.seconds, finished["suspected_duplicates"], {},
-                             finished["timings"])
+                             finished["timings"], failed)
+
+
+def _staged_or_failed(cfg: NationalConfig, run_id: str, province: str) -> dict:
+    """stage_province, or why the province could not be read: one province that is down or
+    misnamed never holds back the others (it is read again next run, from its watermark)."""
+    try:
+        return stage_province(cfg, run_id, province)
+    except (SourceBroken, SourceUnavailable) as error:
+        log.warning("%s; the other provinces go on", error)
+        return {"source_name": province, "failed": str(error)}

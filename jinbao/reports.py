@@ -45,3 +45,21 @@ def data_docs_links(cfg: Config, runs: list[str], folder: Path) -> dict | None:
 def run_report(cfg: Config, run_id: str) -> Path:
     """The report of one run, in its own folder under the configured report root."""
     return write_report(cfg, cfg.report_root / run_id, run_id)
+
+
+def write_progress_report(cfg, folder: Path, month: str) -> Path:
+    """The national tier's monthly progress report (report.html, report.json) of `month`, from
+    the figures its runs stored; returns the page. `cfg`: a jinbao.national.NationalConfig."""
+    from jinbao.progress import stored_progress
+    from quality.progress_report import progress_data, progress_html
+
+    engine = warehouse_engine(cfg.consolidation.warehouse_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        data = progress_data(stored_progress(conn), month)
+    engine.dispose()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    page = folder / "report.html"
+    page.write_text(progress_html(data), "utf-8")
+    return page

@@ -315,6 +315,7 @@ class RunSummary:
     matching: dict = field(default_factory=dict)  # the suspected-duplicate refresh's figures
     validation: dict = field(default_factory=dict)  # GX results by source, the Data Docs index
     finish_timings: dict[str, float] = field(default_factory=dict)  # the finish's steps
+    failed: dict[str, str] = field(default_factory=dict)  # sources skipped, and why
 
 
 def _gone(pid: int) -> bool:

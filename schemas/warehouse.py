@@ -280,3 +280,38 @@ CONTRACT_TABLES = (
     "person", "person_history", "enrollment", "source_record", "quarantine",
     "review_case", "run_ledger", "watermark",
 )
+
+
+# The national tier's monthly progress (月调度): per month and province, the figures the ministry
+# tracks, as the last national run of the month found them. No personal data: counts only.
+monthly_progress = Table(
+    "monthly_progress", metadata,
+    Column("month", String(7), primary_key=True, comment="YYYY-MM"),
+    Column("province", String(64), primary_key=True),
+    Column("measure", String(32), primary_key=True,
+           comment="persons | coverage | runs | rows_read | rows_quarantined | rows_loaded | "
+                   "quarantine_rate | open_cases | national_cases | last_load | status"),
+    Column("item", String(64), primary_key=True,
+           comment="scheme, rule, age band or case kind; '' for none"),
+    Column("value", Float, comment="the figure (a rate as a share of 1)"),
+    Column("text", String(64), comment="last_load: a time; status: ok | late | missing | unreachable"),
+    Column("run_id", String(64), nullable=False, comment="the national run that found it"),
+)
+
+
+# Macro statistics (宏观决策): insured persons by month, province, pooling region, scheme, age
+# band and sex, with the change since the month before; for analysts and BI tools.
+insured_stats = Table(
+    "insured_stats", metadata,
+    Column("month", String(7), primary_key=True,
+           comment="YYYY-MM: as the month's last national run found it"),
+    Column("province", String(64), primary_key=True),
+    Column("pooling_region", String(6), primary_key=True, comment="GB/T 2260 code"),
+    Column("scheme", String(3), primary_key=True, comment="AAE140 code"),
+    Column("age_band", String(8), primary_key=True,
+           comment="age at the month's end: <18, 18-29 ... 70+, unknown"),
+    Column("sex", String(1), primary_key=True, comment="GB/T 2261.1: 1 male, 2 female, 0/9 unknown"),
+    Column("persons", BigInteger, nullable=False, comment="persons actively enrolled"),
+    Column("change", BigInteger, comment="persons minus the month before's (NULL: no month before)"),
+    Column("run_id", String(64), nullable=False, comment="the national run that counted"),
+)

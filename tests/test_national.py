@@ -149,12 +149,28 @@ def test_the_command_line_runs_the_national_tier_and_names_a_missing_province(
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "guangdong" in done.stdout and "persons" in done.stdout
-    (root / "sichuan" / "warehouse.db").unlink()
+    # a province that cannot be read is named, flagged and read next time; the others go on
+    with sqlite3.connect(root / "anhui" / "pension.db") as conn:
+        conn.execute("UPDATE ac01 SET aac003 = aac003 || '改', aae036 = '2025-06-01 00:00:00' "
+                     "WHERE aac001 % 10 = 3")
+    _province_runs(root, ["anhui"])
+    (root / "sichuan" / "warehouse.db").rename(root / "sichuan" / "moved.db")
     done = subprocess.run([JINBAO, "national", "run", "--config", str(root / "national.toml")],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 2
-    assert "sichuan" in done.stderr and "does not exist" in done.stderr
+    assert "province sichuan was not read" in done.stderr and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+    engine = _engine(root)
+    with engine.connect() as conn:
+        marks = dict(conn.execute(text("SELECT source_name, run_id FROM watermark")).all())
+        flags = pd.read_sql(text("SELECT province, text FROM monthly_progress "
+                                 "WHERE measure = 'status'"), conn)
+    assert marks["anhui"] != marks["sichuan"]  # anhui's moved on, sichuan's stayed
+    assert dict(zip(flags["province"], flags["text"], strict=True))["sichuan"] == "unreachable"
+    (root / "sichuan" / "moved.db").rename(root / "sichuan" / "warehouse.db")
+    done = subprocess.run([JINBAO, "national", "run", "--config", str(root / "national.toml")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_national_file_with_mistakes_lists_them_all(tmp_path):
@@ -170,3 +186,84 @@ def test_a_national_file_with_mistakes_lists_them_all(tmp_path):
     assert "3 problems" in said and "province name '../etc' may hold only" in said
     assert "[provinces.anhui] warehouse is required" in said
     assert "warehose is not a key jinbao knows; did you mean warehouse?" in said
+
+
+def test_the_monthly_progress_report_equals_the_warehouses_counts(national, tmp_path):
+    import re
+
+    from jinbao.stage import local_now
+
+    root, _ = national
+    cfg = load_national_config(root / "national.toml")
+    month = f"{local_now(cfg.consolidation):%Y-%m}"
+    out = tmp_path / "progress"
+    done = subprocess.run([JINBAO, "report", "--national", "--config", str(root / "national.toml"),
+                           "--month", month, "--out", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((out / "report.json").read_text("utf-8"))
+    figures = {p["province"]: p for p in data["provinces"]}
+    assert set(figures) == set(PROVINCES) and not data["flagged"]
+    national_engine = _engine(root)
+    for province in PROVINCES:
+        engine = warehouse_engine(f"sqlite:///{root / province / 'warehouse.db'}")
+        with engine.connect() as conn:
+            persons = conn.execute(text("SELECT count(*) FROM person")).scalar_one()
+            coverage = dict(conn.execute(text(
+                "SELECT scheme, count(DISTINCT id_number) FROM enrollment WHERE status = '1' "
+                "GROUP BY scheme")).all())
+            read, quarantined = conn.execute(text(
+                "SELECT sum(extracted), sum(quarantined) FROM run_ledger")).one()
+            open_cases = conn.execute(text(
+                "SELECT count(*) FROM review_case WHERE status = 'open'")).scalar_one()
+        engine.dispose()
+        with national_engine.connect() as conn:
+            national_cases = dict(conn.execute(text(
+                "SELECT kind, count(*) FROM review_case WHERE status = 'open' AND case_id IN "
+                "(SELECT case_id FROM review_case_row WHERE source_system LIKE :p) "
+                "GROUP BY kind"), {"p": f"{province}/%"}).all())
+        got = figures[province]
+        assert got["status"] == "ok" and got["runs"] == 1
+        assert got["persons"] == persons and got["coverage"] == coverage
+        assert got["rows_read"] == read and got["rows_quarantined"] == quarantined
+        assert sum(got["open_cases"].values()) == open_cases
+        assert got["national_cases"] == national_cases and national_cases
+    # counts only: no ID number, no name of any person
+    page = (out / "report.html").read_text("utf-8") + (out / "report.json").read_text("utf-8")
+    assert not re.search(r"\d{17}[\dXx]", page)
+    with national_engine.connect() as conn:
+        names = [n for (n,) in conn.execute(text("SELECT name FROM person")) if n and len(n) > 1]
+    assert names and not [n for n in names if n in page]
+
+
+def test_the_insured_statistics_count_active_enrollments_with_their_changes(national):
+    from jinbao.marts import store_insured_stats
+    from jinbao.stage import local_now
+
+    root, _ = national
+    engine = _engine(root)
+    month = f"{local_now(load_national_config(root / 'national.toml').consolidation):%Y-%m}"
+    with engine.connect() as conn:
+        stats = pd.read_sql(text("SELECT * FROM insured_stats WHERE month = :m"), conn,
+                            params={"m": month})
+        direct = dict(conn.execute(text(
+            "SELECT province || '|' || scheme, count(*) FROM enrollment WHERE status = '1' "
+            "GROUP BY province, scheme")).all())
+    assert stats["change"].isna().all()  # the first month has nothing to compare with
+    summed = stats.groupby(stats["province"] + "|" + stats["scheme"])["persons"].sum()
+    assert summed.to_dict() == direct
+    assert set(stats["age_band"]) <= {"<18", "18-29", "30-39", "40-49", "50-59", "60-69", "70+",
+                                      "unknown"}
+    # two later months of one year (ages by year stay): nobody changed, then one region's
+    # enrollments end
+    with engine.begin() as conn:
+        store_insured_stats(conn, "2999-01", "later")
+        store_insured_stats(conn, "2999-02", "later")
+        same = pd.read_sql(text("SELECT * FROM insured_stats WHERE month = '2999-02'"), conn)
+        conn.execute(text("UPDATE enrollment SET status = '2' WHERE pooling_region = '340100'"))
+        store_insured_stats(conn, "2999-03", "later")
+        after = pd.read_sql(text("SELECT * FROM insured_stats WHERE month = '2999-03' "
+                                 "AND pooling_region = '340100'"), conn)
+    assert len(same) and (same["change"] == 0).all()
+    assert same["persons"].sum() == stats["persons"].sum()
+    assert len(after) and (after["persons"] == 0).all() and (after["change"] < 0).all()
