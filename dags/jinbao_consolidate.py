@@ -21,29 +21,16 @@ import pendulum
 from airflow.sdk import (
     Asset,
     CronDataIntervalTimetable,
-    ExceptionRetryPolicy,
     Param,
-    RetryAction,
-    RetryRule,
     dag,
     get_current_context,
     task,
 )
 
 from jinbao.airflow_broken import every_dag
+from jinbao.airflow_retry import SOURCE_RETRY, WAREHOUSE_RETRY
 from jinbao.dag_specs import DagSpec
 from jinbao.windows import PATTERN as WINDOW_PATTERN
-
-# a source that could not be reached is tried again; bad data or a broken source never is
-SOURCE_RETRY = ExceptionRetryPolicy(
-    rules=[RetryRule(exception="jinbao.errors.SourceUnavailable", action=RetryAction.RETRY,
-                     reason="legacy source unreachable")],
-    default=RetryAction.FAIL)
-# a warehouse connection lost, a deadlock victim, a locked SQLite file: worth another attempt
-WAREHOUSE_RETRY = ExceptionRetryPolicy(
-    rules=[RetryRule(exception=["sqlalchemy.exc.OperationalError", "sqlalchemy.exc.InterfaceError"],
-                     action=RetryAction.RETRY, reason="warehouse connection or lock")],
-    default=RetryAction.FAIL)
 
 
 def run_params(spec: DagSpec) -> dict[str, Param]:

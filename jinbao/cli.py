@@ -384,9 +384,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_pools(args: argparse.Namespace) -> int:
-    from jinbao.dag_specs import dag_specs, pools
+    from jinbao.dag_specs import DagConfigError, dag_specs, national_specs_and_broken, pools
 
-    wanted = pools(dag_specs())
+    national, broken = national_specs_and_broken()
+    if broken:
+        raise DagConfigError("\n".join(b.error for b in broken))
+    wanted = pools(dag_specs(), national)
     text = json.dumps(wanted, indent=2, ensure_ascii=False)
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")

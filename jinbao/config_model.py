@@ -233,6 +233,12 @@ class ProvinceSection(Section):
     warehouse: str
     """SQLAlchemy URL of the province's warehouse, read only (relative SQLite paths from this
     file's folder); may name an environment variable: ${ANHUI_WAREHOUSE_URL}."""
+    dag_id: SafeName | None = None
+    """The province's consolidation DAG: its warehouse asset schedules the national DAG."""
+    pool: SafeName | None = None
+    """Airflow pool of the task reading this province (default <national dag_id>.<province>)."""
+    connections: int = Field(1, ge=1, le=64)
+    """The pool's size: readers of the province's warehouse at once."""
 
 
 class NationalFile(Section):
@@ -244,6 +250,8 @@ class NationalFile(Section):
     """Files the national stages exchange."""
     run: RunSection = RunSection()
     """Retries and locks."""
+    airflow: AirflowSection = AirflowSection()
+    """The national DAG: its id, queue, time zone; its schedule when no province names a DAG."""
     provinces: dict[Annotated[str, StringConstraints(pattern=PROVINCE_NAME)],
                     ProvinceSection] = Field(min_length=1)
     """The province warehouses, by name: [provinces.<name>] (letters, digits, '_', '-')."""

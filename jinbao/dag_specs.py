@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from extractors.systems import SYSTEMS
-from jinbao.config_model import ConfigFile, read_file
+from jinbao.config_model import ConfigFile, parsed_national, read_file
 from jinbao.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # what Airflow allows in task ids and pool names
@@ -178,12 +178,17 @@ def dag_specs(environ=os.environ) -> list[DagSpec]:
     return specs
 
 
-def pools(specs: list[DagSpec]) -> dict[str, dict]:
+def pools(specs: list[DagSpec], national: list[NationalSpec] = ()) -> dict[str, dict]:
     """The pools the DAGs run in, in `airflow pools import` form. A pool named by several
     configurations (one legacy database read by several provinces) gets the smallest size."""
     wanted: dict[str, tuple[int, str]] = {}
-    for spec in specs:
-        named = [(s.pool, s.slots, f"legacy source {s.name} ({s.system})") for s in spec.sources]
+    for spec in [*specs, *national]:
+        if isinstance(spec, NationalSpec):
+            named = [(p.pool, p.slots, f"province warehouse {p.name} (national reads)")
+                     for p in spec.provinces]
+        else:
+            named = [(s.pool, s.slots, f"legacy source {s.name} ({s.system})")
+                     for s in spec.sources]
         named.append((spec.warehouse_pool, spec.warehouse_slots, "warehouse loads"))
         for pool, slots, what in named:
             if pool in wanted:
@@ -191,3 +196,86 @@ def pools(specs: list[DagSpec]) -> dict[str, dict]:
             wanted[pool] = (slots, f"jinbao: {what}")
     return {name: {"slots": slots, "description": text, "include_deferred": False}
             for name, (slots, text) in sorted(wanted.items())}
+
+
+@dataclass(frozen=True)
+class ProvinceSpec:
+    name: str
+    pool: str
+    """The Airflow pool its read runs in."""
+    slots: int
+    asset_uri: str | None
+    """The province DAG's warehouse asset (None: the province is not a DAG of this
+    deployment)."""
+    asset_name: str | None
+
+
+@dataclass(frozen=True)
+class NationalSpec:
+    """The national DAG one national.toml asks for ($JINBAO_NATIONAL_CONFIGS)."""
+
+    dag_id: str
+    config: str
+    provinces: tuple[ProvinceSpec, ...]
+    schedule: str
+    """Cron expression, used when no province names its DAG (else the provinces' assets)."""
+    timezone: str
+    start_date: datetime
+    retries: int
+    retry_delay: float
+    max_retry_delay: float
+    warehouse_pool: str
+    warehouse_slots: int
+    queue: str
+
+    @property
+    def asset_name(self) -> str:
+        return f"{self.dag_id}.warehouse"
+
+    @property
+    def asset_uri(self) -> str:
+        return f"jinbao://{self.dag_id}/warehouse"
+
+
+def national_spec(path: Path, dag_id: str) -> NationalSpec:
+    """The national DAG of one national.toml: one read task per province, in its pool."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise DagConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    model = parsed_national(text, path)
+    air, run, warehouse = model.airflow, model.run, model.warehouse
+    dag_id = air.dag_id or dag_id
+    if not NAME.match(dag_id):
+        raise DagConfigError(f"{path}: the DAG id {dag_id!r} may hold only letters, digits, "
+                             "'_', '.' and '-'; set [airflow] dag_id")
+    provinces = tuple(ProvinceSpec(
+        name, p.pool or f"{dag_id}.{name}", p.connections,
+        f"jinbao://{p.dag_id}/warehouse" if p.dag_id else None,
+        f"{p.dag_id}.warehouse" if p.dag_id else None) for name, p in model.provinces.items())
+    return NationalSpec(
+        dag_id=dag_id, config=str(path), provinces=provinces, schedule=air.schedule,
+        timezone=air.timezone, start_date=_date(air.start_date, f"{path}: [airflow] start_date"),
+        retries=run.retries - 1, retry_delay=run.retry_delay,
+        max_retry_delay=run.max_retry_delay,
+        warehouse_pool=warehouse.pool or f"{dag_id}.warehouse",
+        warehouse_slots=1 if warehouse.url.startswith("sqlite") else warehouse.connections,
+        queue=air.queue)
+
+
+def national_specs_and_broken(environ=os.environ) -> tuple[list[NationalSpec], list[BrokenSpec]]:
+    """The national DAGs of the files $JINBAO_NATIONAL_CONFIGS names (files or folders of
+    *.toml, separated by ':'): `jinbao_national` for one file, `jinbao_national_<stem>` for
+    several, unless [airflow] dag_id says otherwise; and the files that cannot become one."""
+    files: list[Path] = []
+    for entry in filter(None, environ.get("JINBAO_NATIONAL_CONFIGS", "").split(os.pathsep)):
+        path = Path(entry)
+        files.extend(sorted(path.glob("*.toml")) if path.is_dir() else [path])
+    specs, broken = [], []
+    for path in files:
+        dag_id = "jinbao_national" if len(files) == 1 else f"jinbao_national_{path.stem}"
+        try:
+            specs.append(national_spec(path.resolve(), dag_id))
+        except ConfigError as error:
+            broken.append(BrokenSpec(dag_id, str(path), str(error)))
+    return specs, broken

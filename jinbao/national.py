@@ -90,7 +90,8 @@ def load_national_config(path: str | Path) -> NationalConfig:
         buckets=model.staging.buckets, path=path,
         retention_days=model.staging.retention_days,
         abandoned_days=model.staging.abandoned_days,
-        lock_wait=model.run.lock_wait, survivorship=Survivorship())
+        lock_wait=model.run.lock_wait, survivorship=Survivorship(),
+        timezone=model.airflow.timezone)
     provinces = {name: resolved_url(spec.warehouse, base, f"{path}: [provinces.{name}]")
                  for name, spec in model.provinces.items()}
     return NationalConfig(consolidation, provinces)
@@ -143,7 +144,10 @@ def stage_province(cfg: NationalConfig, run_id: str, province: str) -> dict:
     folder = staging.run_folder(national.staging_root, run_id)
     for stage in ("accepted", "quarantined"):
         shutil.rmtree(staging.inside(folder, stage, province), ignore_errors=True)
-    since = watermarks(warehouse_engine(national.warehouse_url)).get(province)
+    target = warehouse_engine(national.warehouse_url)
+    ensure_schema(target)
+    since = watermarks(target).get(province)
+    target.dispose()
     engine = province_engine(cfg.provinces[province])
     counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
     rules: dict[str, int] = {}
@@ -275,15 +279,8 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
                                    groups, note, "load", "loaded", "buckets")
         clock.lap("load_buckets")
         note("finish", {})
-        finished = runner.finish_run(national, run_id, started)
+        finished = finish_national(cfg, run_id, started, failed)
         clock.lap("finish")
-        month = f"{local_now(national):%Y-%m}"
-        record_progress(cfg, run_id, month)
-        with warehouse_engine(national.warehouse_url).begin() as conn:
-            store_insured_stats(conn, month, run_id)
-        clock.lap("progress")
-        for province, reason in failed.items():
-            runner.record_failure(national, run_id, province, "stage", SourceUnavailable(reason))
     except Exception as error:
         runner.record_failure(national, run_id, getattr(error, "jinbao_source", ""), "national",
                               error)
@@ -294,6 +291,26 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
     return runner.RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
                              clock.seconds, finished["suspected_duplicates"], {},
                              finished["timings"], failed)
+
+
+def finish_national(cfg: NationalConfig, run_id: str, started: datetime,
+                    failed: dict[str, str]) -> dict:
+    """The finish of a national run: runner.finish_run (people left dirty, matching, ledger and
+    watermarks), then the month's progress figures and insured statistics, and the provinces
+    that could not be read recorded as the run's failures."""
+    national = cfg.consolidation
+    finished = runner.finish_run(national, run_id, started)
+    began = time.perf_counter()
+    month = f"{local_now(national):%Y-%m}"
+    statuses = record_progress(cfg, run_id, month)
+    engine = warehouse_engine(national.warehouse_url)
+    with engine.begin() as conn:
+        groups = store_insured_stats(conn, month, run_id)
+    engine.dispose()
+    for province, reason in failed.items():
+        runner.record_failure(national, run_id, province, "stage", SourceUnavailable(reason))
+    finished["timings"]["progress"] = round(time.perf_counter() - began, 4)
+    return {**finished, "month": month, "statuses": statuses, "insured_groups": groups}
 
 
 def _staged_or_failed(cfg: NationalConfig, run_id: str, province: str) -> dict:

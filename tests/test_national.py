@@ -36,10 +36,10 @@ def _province_runs(root: Path, provinces=PROVINCES) -> None:
 
 @pytest.fixture(scope="module")
 def provinces_loaded(tmp_path_factory) -> Path:
-    """Three province estates of 900 persons in all (one in ten lived in two provinces), each
+    """Three province estates of 600 persons in all (one in ten lived in two provinces), each
     consolidated into its own warehouse, with nothing national yet."""
     root = tmp_path_factory.mktemp("national")
-    build_national_estates(900, 31, root, PROVINCES, movers=0.1)
+    build_national_estates(600, 31, root, PROVINCES, movers=0.1)
     _province_runs(root)
     return root
 

@@ -133,14 +133,17 @@ class Deployment:
                 process.wait()
 
 
-def deploy(home: Path, metadata_url: str, broker_url: str, configs: Path) -> Deployment:
+def deploy(home: Path, metadata_url: str, broker_url: str, configs: Path,
+           national: Path | None = None) -> Deployment:
     """Migrate the metadata database, import the pools, start every component, and return once
-    the API server answers and the DAG processor has parsed the DAGs."""
+    the API server answers and the DAG processor has parsed the DAGs. `national`: a national.toml
+    (the national DAG)."""
     port = free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home), "AIRFLOW_CONFIG": str(REPO / "airflow.cfg"),
         "JINBAO_HOME": str(REPO), "JINBAO_DAG_CONFIGS": str(configs),
+        "JINBAO_NATIONAL_CONFIGS": str(national or ""),
         "GX_ANALYTICS_ENABLED": "false",
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,

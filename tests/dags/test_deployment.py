@@ -7,7 +7,9 @@ One deployment serves three provinces (one configuration file each, so three gen
   interval, each reading exactly its interval, and loads what `jinbao backfill` loads; repeated,
   it changes nothing;
 - `jinbao_down`: one source refuses connections (retried with backoff, then failed), one has no
-  tables (failed at once, never retried), and the other three load.
+  tables (failed at once, never retried), and the other three load;
+- `jinbao_national`: the ministry's DAG over the celery province, triggered by its warehouse
+  asset, loads the province's persons into the national warehouse.
 """
 
 from __future__ import annotations
@@ -98,18 +100,25 @@ def deployment(small_estate, tmp_path_factory):
         conn.execute(text("CREATE TABLE unrelated (x INTEGER)"))
     with contextlib.ExitStack() as stack:
         url = {name: stack.enter_context(contextlib.contextmanager(_scratch_database)("postgres"))
-               for name in ("metadata", "celery", "celery_ref", "backfill", "backfill_ref")}
+               for name in ("metadata", "celery", "celery_ref", "backfill", "backfill_ref",
+                            "national")}
         province(estate, configs, "celery", url["celery"])
         province(estate, configs, "backfill", url["backfill"])
         province(estate, configs, "down", f"sqlite:///{root / 'down' / 'warehouse.db'}",
                  pension="postgresql+psycopg://postgres@127.0.0.1:1/pension",
                  maternity=f"sqlite:///{empty}")
+        national = root / "national.toml"  # the ministry over the celery province
+        national.write_text(f'[warehouse]\nurl = "{url["national"]}"\n[staging]\n'
+                            f'root = "national_staging"\n[provinces.celery]\n'
+                            f'warehouse = "{url["celery"]}"\ndag_id = "jinbao_celery"\n',
+                            encoding="utf-8")
         home = root / "airflow"
         home.mkdir()
-        airflow = deploy(home, url["metadata"], f"redis://127.0.0.1:6379/{broker_db}", configs)
+        airflow = deploy(home, url["metadata"], f"redis://127.0.0.1:6379/{broker_db}", configs,
+                         national)
         try:
             wait_until_ready(airflow, [f"jinbao_{n}{r}" for n in ("celery", "backfill", "down")
-                                       for r in ("", "_report")])
+                                       for r in ("", "_report")] + ["jinbao_national"])
             # everything is started at once, then each test waits for its own DAG
             airflow.airflow("dags", "trigger", "jinbao_celery", "-c",
                             '{"since": "1900-01-01", "until": "2030-01-01 00:00:00"}')
@@ -149,6 +158,25 @@ def test_a_run_spread_over_two_celery_workers_loads_what_one_process_loads(deplo
     assert report_run.state == "success"
     reports = list((configs.parent / "celery" / "reports").glob("*/report.html"))
     assert len(reports) == 1 and "Every source row accounted for" in reports[0].read_text("utf-8")
+
+
+def test_a_province_load_triggers_the_national_dag(deployment):
+    airflow, _, _, url = deployment
+    (run,) = airflow.wait("the national DAG", lambda: airflow.finished_runs(
+        "jinbao_national", 1))
+    tasks = airflow.task_instances("jinbao_national", run.run_id)
+    assert run.state == "success", tasks
+    assert run.run_type == "asset_triggered"
+    counts = []
+    for name in ("celery", "national"):
+        engine = warehouse_engine(url[name])
+        with engine.connect() as conn:
+            counts.append(conn.execute(text("SELECT count(*) FROM person")).scalar_one())
+            if name == "national":
+                ledger = conn.execute(text("SELECT source_name FROM run_ledger")).scalars().all()
+        engine.dispose()
+    assert counts[0] > 0 and counts[0] == counts[1]  # one province: its persons, no more
+    assert ledger == ["celery"]
 
 
 def ledger_windows(url: str) -> list[tuple]:
