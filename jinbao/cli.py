@@ -8,6 +8,7 @@ Every error is one sentence on stderr that names the source, file or rule, with 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -325,18 +326,38 @@ def _entity_list(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
+def _review_config(args: argparse.Namespace) -> tuple[Config, str | None]:
+    """The warehouse whose cases a review command works on, and the province whose people the
+    view keeps to: a province's own; the national one (--config national.toml: the ministry's
+    review); or, --national, the national cases about this province's people."""
+    from jinbao.config import is_national_file
+
+    if args.config and is_national_file(args.config):
+        from jinbao.national import load_national_config
+
+        return load_national_config(args.config).consolidation, None
+    cfg = load_config(args.config)
+    if not getattr(args, "national", False):
+        return cfg, None
+    if not cfg.national_url:
+        raise ConfigError(f"{cfg.path or 'the configuration'} has no [national] section: add "
+                          '[national] warehouse = "<the national warehouse URL>" and province = '
+                          '"<this province\'s name there>" to see its cases')
+    return dataclasses.replace(cfg, warehouse_url=cfg.national_url), cfg.national_province
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from jinbao import review
 
-    cfg = load_config(args.config)
+    cfg, province = _review_config(args)
     if args.review_command == "list":
-        listing = review.case_listing(cfg, args.kind, args.status, args.limit)
+        listing = review.case_listing(cfg, args.kind, args.status, args.limit, province)
         if args.json:
             print(json.dumps(listing, ensure_ascii=False, indent=1))
         else:
             review.print_listing(listing, out)
     elif args.review_command == "show":
-        review.show_case(cfg, out, args.case_id)
+        review.show_case(cfg, out, args.case_id, province)
     elif args.review_command == "resolve":
         if args.decision == "merge" and args.keep is None:
             raise ConfigError("merge needs --keep N: the entity (as `jinbao review show` "
@@ -559,6 +580,10 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON instead of tables")
     show = review_commands.add_parser("show", help="one case: evidence and source rows, masked")
     show.add_argument("case_id", help="the case (as `review list` shows it)")
+    for sub in (listing, show):
+        sub.add_argument("--national", action="store_true",
+                         help="the national cases about this province's people ([national] in "
+                              "its configuration); decisions on them are the national tier's")
     resolve = review_commands.add_parser(
         "resolve", help="decide a case: merge | keep_apart | pick | confirm | dismiss")
     resolve.add_argument("case_id", help="the case (as `review list` shows it)")

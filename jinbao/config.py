@@ -50,6 +50,10 @@ class Config:
     """Who review decisions are recorded under when none is given ([review] reviewer)."""
     timezone: str = "Asia/Shanghai"
     """The legacy systems' local time zone ([airflow] timezone): their clocks are naive."""
+    national_url: str | None = None
+    """The national warehouse this province reports to ([national] warehouse), if any."""
+    national_province: str | None = None
+    """This province's name there ([national] province)."""
 
     def __post_init__(self) -> None:
         if self.report_root is None:
@@ -169,7 +173,20 @@ def from_model(model: ConfigFile, path: Path) -> Config:
         lock_wait=model.run.lock_wait,
         reviewer=model.review.reviewer,
         timezone=model.airflow.timezone,
+        national_url=resolved_url(model.national.warehouse, base, f"{path}: [national]")
+        if model.national else None,
+        national_province=model.national.province if model.national else None,
     )
+
+
+def is_national_file(path: str | Path) -> bool:
+    """Whether the file is the national tier's (it lists [provinces]), not a province's."""
+    import tomllib
+
+    try:
+        return "provinces" in tomllib.loads(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # load_config says what is wrong with it
 
 
 def load_config(path: str | Path | None = None, embedded: Path | None = None) -> Config:

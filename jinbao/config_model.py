@@ -160,6 +160,14 @@ class ReviewSection(Section):
     """Who decisions are recorded under when `jinbao review resolve` has no --by."""
 
 
+class NationalSection(Section):
+    warehouse: str
+    """SQLAlchemy URL of the national warehouse, where the national cases about this province's
+    people are (`jinbao review list --national`); may name an environment variable."""
+    province: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,23}$")]
+    """This province's name in the national tier's file ([provinces.<name>])."""
+
+
 class SourceSection(Section):
     system: Literal[SYSTEMS]  # type: ignore[valid-type]
     """Which legacy system this is: pension | medical | unemployment | injury | maternity."""
@@ -212,6 +220,8 @@ class ConfigFile(Section):
     """Which source row supplies each golden attribute."""
     review: ReviewSection = ReviewSection()
     """Review decisions."""
+    national: NationalSection | None = None
+    """The national tier this province reports to (its cases about this province's people)."""
     sources: dict[SafeName, SourceSection] = Field(min_length=1)
     """The legacy sources, by name: [sources.<name>] (letters, digits, '_', '.', '-')."""
 

@@ -54,7 +54,8 @@ from jinbao.stage import (
 from loaders.ledger import watermarks
 from loaders.schema import ensure_schema
 from loaders.warehouse import warehouse_engine
-from schemas.warehouse import quarantine, run_ledger, source_record
+from schemas.identity import ID_RULES
+from schemas.warehouse import identity_override, quarantine, run_ledger, source_record
 from transforms.reconcile import bucket_of
 from transforms.survivorship import Survivorship
 
@@ -124,15 +125,32 @@ def _runs_since(conn, since: str | None) -> tuple[list[str], str | None]:
     return [r for r, _ in runs], (f"{max(times):{MOMENT}}" if times else since)
 
 
-def _province_rows(frame: pd.DataFrame, province: str, run_id: str, buckets: int
-                   ) -> pd.DataFrame:
+def _province_rows(frame: pd.DataFrame, province: str, run_id: str, buckets: int,
+                   merged: dict[str, str], lifted: set[str]) -> pd.DataFrame:
     """A province's source rows as the national tier's: source 'anhui/pension', the province
-    named, the national bucket, this run's id; content and row hash unchanged."""
+    named, the national bucket, this run's id; content and row hash unchanged. `merged`: the
+    rows a national merge gave a person ('anhui/pension|key' -> number); `lifted`: those of
+    them quarantined only for their ID number, which the merge accepted."""
+    frame = frame.assign(source_system=province + "/" + frame["source_system"].astype("string"),
+                         province=province, run_id=run_id)
+    if merged:
+        keys = frame["source_system"] + "|" + frame["source_key"].astype("string")
+        target = keys.map(merged)
+        hit = target.notna().to_numpy()
+        frame.loc[hit, "id_number"] = target[hit]
+        frame.loc[hit & keys.isin(lifted).to_numpy(), "outcome"] = "accepted"
     accepted = frame["outcome"] == "accepted"
-    return frame.assign(
-        source_system=province + "/" + frame["source_system"].astype("string"),
-        province=province, run_id=run_id,
-        bucket=bucket_of(frame["id_number"].fillna("0"), buckets).where(accepted))
+    return frame.assign(bucket=bucket_of(frame["id_number"].fillna("0"), buckets)
+                        .where(accepted))
+
+
+def _national_merges(engine: Engine, province: str) -> dict[str, str]:
+    """The province's rows that a national merge decision gave a person."""
+    with engine.connect() as conn:
+        found = conn.execute(select(identity_override.c.source_system,
+                                    identity_override.c.source_key, identity_override.c.id_number)
+                             .where(identity_override.c.source_system.like(f"{province}/%")))
+        return {f"{system}|{key}": number for system, key, number in found}
 
 
 def stage_province(cfg: NationalConfig, run_id: str, province: str) -> dict:
@@ -147,6 +165,7 @@ def stage_province(cfg: NationalConfig, run_id: str, province: str) -> dict:
     target = warehouse_engine(national.warehouse_url)
     ensure_schema(target)
     since = watermarks(target).get(province)
+    merged = _national_merges(target, province)
     target.dispose()
     engine = province_engine(cfg.provinces[province])
     counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
@@ -158,19 +177,23 @@ def stage_province(cfg: NationalConfig, run_id: str, province: str) -> dict:
             runs, newest = _runs_since(conn, since)
             for start in range(0, len(runs), 500):
                 chosen = runs[start:start + 500]
-                result = conn.execution_options(yield_per=BATCH_ROWS).execute(
-                    select(*columns).where(source_record.c.run_id.in_(chosen)))
-                for batch in result.partitions():
-                    frame = _province_rows(pd.DataFrame(batch, columns=result.keys()),
-                                           province, run_id, national.buckets)
-                    _write(writer, folder, province, frame)
-                    counts["extracted"] += len(frame)
-                    counts["accepted"] += int((frame["outcome"] == "accepted").sum())
-                clock.lap("read")
                 found = pd.DataFrame(conn.execute(select(quarantine).where(
                     quarantine.c.run_id.in_(chosen))).all(), columns=RULE_SCHEMA.names)
                 found = found.assign(source_system=province + "/" + found["source_system"],
                                      run_id=run_id)
+                keys = found["source_system"] + "|" + found["source_key"]
+                only_id = found.groupby(keys)["rule"].agg(lambda r: set(r) <= set(ID_RULES))
+                lifted = set(only_id.index[only_id.astype(bool).to_numpy()]) & set(merged)
+                found = found[~keys.isin(lifted).to_numpy()]
+                result = conn.execution_options(yield_per=BATCH_ROWS).execute(
+                    select(*columns).where(source_record.c.run_id.in_(chosen)))
+                for batch in result.partitions():
+                    frame = _province_rows(pd.DataFrame(batch, columns=result.keys()),
+                                           province, run_id, national.buckets, merged, lifted)
+                    _write(writer, folder, province, frame)
+                    counts["extracted"] += len(frame)
+                    counts["accepted"] += int((frame["outcome"] == "accepted").sum())
+                clock.lap("read")
                 writer.write(folder / "quarantined" / province / "rules.parquet",
                              pa.Table.from_pandas(found, preserve_index=False).cast(RULE_SCHEMA))
                 for name, count in found.groupby("rule").size().items():

@@ -61,14 +61,24 @@ def _masked_evidence(case: dict) -> str:
                      for e in evidence["enrollments"])
 
 
-def case_listing(cfg: Config, kind: str | None, status: str | None, limit: int) -> dict:
-    """Case counts by kind and status, then the first `limit` cases (masked): `review list`."""
+def _of_province(province: str):
+    """The national cases with a row of the province (its rows are 'anhui/<source>')."""
+    return review_case.c.case_id.in_(select(review_case_row.c.case_id).where(
+        review_case_row.c.source_system.like(f"{province}/%")))
+
+
+def case_listing(cfg: Config, kind: str | None, status: str | None, limit: int,
+                 province: str | None = None) -> dict:
+    """Case counts by kind and status, then the first `limit` cases (masked): `review list`.
+    `province`: only the (national) cases about that province's people."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     query = select(review_case).order_by(review_case.c.kind, review_case.c.score.desc(),
                                          review_case.c.case_id)
     counts = select(review_case.c.kind, review_case.c.status, func.count()).group_by(
         review_case.c.kind, review_case.c.status)
+    if province:
+        query, counts = query.where(_of_province(province)), counts.where(_of_province(province))
     if kind:
         query = query.where(review_case.c.kind == kind)
     if status:
@@ -103,14 +113,17 @@ def print_listing(listing: dict, out: Console) -> None:
     out.print(table)
 
 
-def show_case(cfg: Config, out: Console, case_id: str) -> None:
+def show_case(cfg: Config, out: Console, case_id: str, province: str | None = None) -> None:
+    """One case, masked; `province`: only a (national) case about that province's people."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     with engine.connect() as conn:
-        case = conn.execute(select(review_case).where(review_case.c.case_id == case_id)
+        query = select(review_case).where(review_case.c.case_id == case_id)
+        case = conn.execute(query.where(_of_province(province)) if province else query
                             ).mappings().first()
         if case is None:
-            raise DecisionError(f"no case {case_id!r}")
+            raise DecisionError(f"no case {case_id!r}" + (
+                f" about the people of {province}" if province else ""))
         rows = pd.read_sql(select(
             review_case_row.c.source_system, review_case_row.c.source_key,
             source_record.c.outcome, source_record.c.id_number, source_record.c.claimed_id,

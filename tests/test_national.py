@@ -4,6 +4,7 @@ reruns that change nothing, provinces never written."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -267,3 +268,88 @@ def test_the_insured_statistics_count_active_enrollments_with_their_changes(nati
     assert len(same) and (same["change"] == 0).all()
     assert same["persons"].sum() == stats["persons"].sum()
     assert len(after) and (after["persons"] == 0).all() and (after["change"] < 0).all()
+
+
+def test_national_cases_reach_the_province_and_a_national_merge_stays(national):
+    """The province sees the national cases about its people (review list --national); a merge
+    decided at the national tier is visible there, and later national runs keep it."""
+    from jinbao import review
+
+    root, _ = national
+    anhui = root / "anhui" / "jinbao.toml"
+    anhui.write_text(anhui.read_text("utf-8") + f'\n[national]\nwarehouse = "sqlite:///'
+                     f'{root / "national.db"}"\nprovince = "anhui"\n', encoding="utf-8")
+    national_toml = str(root / "national.toml")
+
+    def listing(*args: str) -> dict:
+        done = subprocess.run([JINBAO, "review", "list", "--json", "--limit", "1000", *args],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    seen = listing("--national", "--config", str(anhui))
+    with _engine(root).connect() as conn:
+        about_anhui = set(conn.execute(text(
+            "SELECT DISTINCT case_id FROM review_case_row WHERE source_system LIKE 'anhui/%'"))
+            .scalars())
+    assert {c["case_id"] for c in seen["cases"]} == about_anhui and about_anhui
+    assert not any(re_full_id(c["person"]) for c in seen["cases"])  # masked
+    ministry = load_national_config(national_toml).consolidation
+    suspects = [c for c in review.case_listing(ministry, "suspected_duplicate", "open", 1000)[
+        "cases"] if c["case_id"] in about_anhui]
+    if not suspects:
+        pytest.skip("no cross-province suspected duplicate about anhui in this estate")
+    case = suspects[0]["case_id"]
+    review.resolve_case(ministry, case, "merge", "ministry-reviewer", 1, None, None)
+    province_view = dataclasses.replace(load_config(anhui), warehouse_url=str(
+        load_config(anhui).national_url))
+    after = {c["case_id"]: c["status"] for c in review.case_listing(
+        province_view, None, None, 1000, "anhui")["cases"]}
+    assert after[case] == "resolved"
+    with _engine(root).connect() as conn:
+        moved = conn.execute(text("SELECT source_system, source_key, id_number FROM "
+                                  "identity_override")).all()
+    assert moved
+    # the merged rows change in their legacy systems; the provinces and the nation run again:
+    # the new versions (new row hashes, the old numbers) keep the national merge
+    touched = set()
+    for system_, key, _ in moved:
+        province, system = system_.split("/", 1)
+        if system not in CHANGES:
+            continue
+        statement, changed_at = CHANGES[system]
+        with sqlite3.connect(root / province / f"{system}.db") as conn:
+            touched.add(province) if conn.execute(statement, (changed_at, key)).rowcount else None
+    if not touched:
+        pytest.skip("the merged rows are all injury exports")
+    before = {(s, k): h for s, k, h in national_rows(root, "row_hash")}
+    _province_runs(root, sorted(touched))
+    national_run(load_national_config(root / "national.toml"), workers=1)
+    now = {(s, k): n for s, k, n in national_rows(root, "id_number")}
+    after = {(s, k): h for s, k, h in national_rows(root, "row_hash")}
+    assert any(after[(s, k)] != before[(s, k)] for s, k, _ in moved)  # rewritten
+    assert all(now[(s, k)] == n for s, k, n in moved)
+
+
+CHANGES = {  # a new name and change time for a row of each database system, by its key
+    "pension": ("UPDATE ac01 SET aac003 = aac003 || '改', aae036 = ? WHERE aac001 = ?",
+                "2025-06-01 00:00:00"),
+    "medical": ("UPDATE mi_insured SET psn_name = psn_name || '改', updt_time = ? "
+                "WHERE psn_no = ?", "2025-06-01 00:00:00"),
+    "unemployment": ("UPDATE 失业参保人员 SET 姓名 = 姓名 || '改', 修改时间 = ? WHERE 个人编号 = ?",
+                     "2025/06/01 00:00:00"),
+    "maternity": ("UPDATE sy_cbry SET xm = xm || '改', gxsj = ? WHERE grbh = ?",
+                  "2025-06-01 00:00:00"),
+}
+
+
+def national_rows(root: Path, column: str) -> list[tuple]:
+    with _engine(root).connect() as conn:
+        return conn.execute(text(f"SELECT source_system, source_key, {column} "
+                                 "FROM source_record")).all()
+
+
+def re_full_id(text_: str | None) -> bool:
+    import re
+
+    return bool(text_) and re.fullmatch(r"\d{17}[\dXx]", text_) is not None
