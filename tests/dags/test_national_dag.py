@@ -39,6 +39,7 @@ def test_the_national_dag_is_scheduled_on_the_provinces_assets(airflow_env, tmp_
         "d=b.dags['jinbao_national'];"
         "print(json.dumps({'errors': {k: str(v) for k, v in b.import_errors.items()},"
         "'schedule': type(d.timetable).__name__,"
+        "'seconds': {x.file: x.duration.total_seconds() for x in b.dagbag_stats},"
         "'assets': sorted(a.uri for a in d.timetable.asset_condition.objects),"
         "'tasks': sorted(t.task_id for t in d.tasks),"
         "'read': [d.get_task('read_anhui').pool, d.get_task('read_anhui').queue],"
@@ -51,6 +52,7 @@ def test_the_national_dag_is_scheduled_on_the_provinces_assets(airflow_env, tmp_
     bag = json.loads(done.stdout.strip().splitlines()[-1])
     assert bag["errors"] == {}
     assert bag["schedule"] == "AssetTriggeredTimetable"
+    assert bag["seconds"]["jinbao_national.py"] < 2.0, bag["seconds"]
     assert bag["assets"] == sorted(f"jinbao://jinbao_{p}/warehouse" for p in PROVINCES)
     assert bag["tasks"] == ["bucket_groups", "finish", "load_buckets", "load_quarantined", "plan",
                             "read_anhui", "read_guangdong", "read_sichuan", "staged_provinces"]
