@@ -267,18 +267,6 @@ class NationalFile(Section):
     """The province warehouses, by name: [provinces.<name>] (letters, digits, '_', '-')."""
 
 
-def parsed_national(text: str, path: Path | str | None = None) -> NationalFile:
-    """The model of a national file's text; ConfigFileError lists every problem at once."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigFileError(path, [f"is not valid TOML ({error})"]) from None
-    try:
-        return NationalFile.model_validate(data)
-    except ValidationError as error:
-        raise ConfigFileError(path, problems_of(error, NationalFile)) from None
-
-
 def json_schema() -> dict:
     """The JSON Schema of the file, for editors (Taplo / Even Better TOML: `#:schema` line)."""
     schema = ConfigFile.model_json_schema()
@@ -401,20 +389,22 @@ def _said(e: dict) -> str:
     return e["msg"].removeprefix("Value error, ")
 
 
-def parsed(text: str, path: Path | str | None = None) -> ConfigFile:
-    """The model of a file's text; ConfigFileError lists every problem at once."""
+def parsed(text: str, path: Path | str | None = None, root: type[Section] = ConfigFile):
+    """The model (a province's ConfigFile, or the NationalFile) of a file's text;
+    ConfigFileError lists every problem at once."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigFileError(path, [f"is not valid TOML ({error})"]) from None
     try:
-        return ConfigFile.model_validate(data)
+        return root.model_validate(data)
     except ValidationError as error:
-        raise ConfigFileError(path, problems_of(error)) from None
+        raise ConfigFileError(path, problems_of(error, root)) from None
 
 
-def read_file(path: Path) -> ConfigFile:
-    """The model of a configuration file (UTF-8 TOML)."""
+def read_file(path: Path, root: type[Section] = ConfigFile):
+    """The model of a configuration file (UTF-8 TOML): a province's, or (root=NationalFile)
+    the national tier's."""
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -426,4 +416,4 @@ def read_file(path: Path) -> ConfigFile:
     except UnicodeDecodeError as error:
         raise ConfigFileError(path, [f"is not UTF-8 text (byte {error.start}); save it as "
                                      "UTF-8"]) from None
-    return parsed(text, path)
+    return parsed(text, path, root)

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from extractors.systems import SYSTEMS
-from jinbao.config_model import ConfigFile, parsed_national, read_file
+from jinbao.config_model import ConfigFile, NationalFile, read_file
 from jinbao.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # what Airflow allows in task ids and pool names
@@ -39,20 +39,16 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
-class DagSpec:
+class ScheduledSpec:
+    """What every jinbao DAG takes from its file: id, time zone, retries, pools and queue."""
+
     dag_id: str
     config: str | None
     """The configuration file tasks load (None: the embedded default)."""
-    sources: tuple[SourceSpec, ...]
-    buckets: int
-    schedule: str
-    """Cron expression of a data-interval timetable: each run reads its own interval."""
     timezone: str
     start_date: datetime
-    end_date: datetime | None
-    catchup: bool
     retries: int
-    """Retries of a stage task whose source was unreachable (attempts - 1)."""
+    """Retries of a read whose source was unreachable (attempts - 1)."""
     retry_delay: float
     max_retry_delay: float
     warehouse_pool: str
@@ -61,17 +57,27 @@ class DagSpec:
     """The Celery queue every task of the DAG goes to: workers per province serve their queue."""
 
     @property
-    def report_dag_id(self) -> str:
-        return f"{self.dag_id}_report"
-
-    @property
     def asset_name(self) -> str:
         return f"{self.dag_id}.warehouse"
 
     @property
     def asset_uri(self) -> str:
-        """The warehouse as an Airflow asset: updated by every consolidation run that loads."""
+        """The warehouse as an Airflow asset: updated by every run of the DAG that loads."""
         return f"jinbao://{self.dag_id}/warehouse"
+
+
+@dataclass(frozen=True)
+class DagSpec(ScheduledSpec):
+    sources: tuple[SourceSpec, ...] = ()
+    buckets: int = 8
+    schedule: str = "0 0 * * *"
+    """Cron expression of a data-interval timetable: each run reads its own interval."""
+    end_date: datetime | None = None
+    catchup: bool = False
+
+    @property
+    def report_dag_id(self) -> str:
+        return f"{self.dag_id}_report"
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ def spec_from_file(path: Path | None, dag_id: str) -> DagSpec:
     """The DAG one configuration file asks for (None: the embedded default)."""
     model = read_file(path) if path is not None else ConfigFile.model_validate(EMBEDDED)
     where = str(path) if path else "the embedded default"
-    air, run, warehouse = model.airflow, model.run, model.warehouse
+    air = model.airflow
     dag_id = air.dag_id or dag_id
     if not NAME.match(dag_id):
         raise DagConfigError(f"{where}: the DAG id {dag_id!r} may hold only letters, digits, "
@@ -110,23 +116,23 @@ def spec_from_file(path: Path | None, dag_id: str) -> DagSpec:
     sources = tuple(SourceSpec(name, s.system, s.pool or f"{dag_id}.{name}", s.connections)
                     for name, s in model.sources.items())
     return DagSpec(
-        dag_id=dag_id,
-        config=str(path) if path else None,
-        sources=sources,
-        buckets=model.staging.buckets,
-        schedule=air.schedule,
-        timezone=air.timezone,
-        start_date=_date(air.start_date, f"{where}: [airflow] start_date"),
-        end_date=_date(air.end_date, f"{where}: [airflow] end_date"),
-        catchup=air.catchup,
-        retries=run.retries - 1,
-        retry_delay=run.retry_delay,
-        max_retry_delay=run.max_retry_delay,
-        queue=air.queue,
-        warehouse_pool=warehouse.pool or f"{dag_id}.warehouse",
+        **_scheduled(model, dag_id, where), config=str(path) if path else None,
+        sources=sources, buckets=model.staging.buckets, schedule=air.schedule,
+        end_date=_date(air.end_date, f"{where}: [airflow] end_date"), catchup=air.catchup)
+
+
+def _scheduled(model, dag_id: str, where: str) -> dict:
+    """The ScheduledSpec fields of a (province or national) file's model."""
+    air, run, warehouse = model.airflow, model.run, model.warehouse
+    return {
+        "dag_id": dag_id, "timezone": air.timezone,
+        "start_date": _date(air.start_date, f"{where}: [airflow] start_date"),
+        "retries": run.retries - 1, "retry_delay": run.retry_delay,
+        "max_retry_delay": run.max_retry_delay, "queue": air.queue,
+        "warehouse_pool": warehouse.pool or f"{dag_id}.warehouse",
         # SQLite has one writer: more slots would only make loads wait on its lock
-        warehouse_slots=1 if warehouse.url.startswith("sqlite") else warehouse.connections,
-    )
+        "warehouse_slots": 1 if warehouse.url.startswith("sqlite") else warehouse.connections,
+    }
 
 
 def config_files(environ=os.environ) -> list[Path]:
@@ -211,40 +217,18 @@ class ProvinceSpec:
 
 
 @dataclass(frozen=True)
-class NationalSpec:
+class NationalSpec(ScheduledSpec):
     """The national DAG one national.toml asks for ($JINBAO_NATIONAL_CONFIGS)."""
 
-    dag_id: str
-    config: str
-    provinces: tuple[ProvinceSpec, ...]
-    schedule: str
+    provinces: tuple[ProvinceSpec, ...] = ()
+    schedule: str = "0 0 * * *"
     """Cron expression, used when no province names its DAG (else the provinces' assets)."""
-    timezone: str
-    start_date: datetime
-    retries: int
-    retry_delay: float
-    max_retry_delay: float
-    warehouse_pool: str
-    warehouse_slots: int
-    queue: str
-
-    @property
-    def asset_name(self) -> str:
-        return f"{self.dag_id}.warehouse"
-
-    @property
-    def asset_uri(self) -> str:
-        return f"jinbao://{self.dag_id}/warehouse"
 
 
 def national_spec(path: Path, dag_id: str) -> NationalSpec:
     """The national DAG of one national.toml: one read task per province, in its pool."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise DagConfigError(f"{path}: cannot be read ({error.strerror})") from None
-    model = parsed_national(text, path)
-    air, run, warehouse = model.airflow, model.run, model.warehouse
+    model = read_file(path, NationalFile)
+    air = model.airflow
     dag_id = air.dag_id or dag_id
     if not NAME.match(dag_id):
         raise DagConfigError(f"{path}: the DAG id {dag_id!r} may hold only letters, digits, "
@@ -253,14 +237,8 @@ def national_spec(path: Path, dag_id: str) -> NationalSpec:
         name, p.pool or f"{dag_id}.{name}", p.connections,
         f"jinbao://{p.dag_id}/warehouse" if p.dag_id else None,
         f"{p.dag_id}.warehouse" if p.dag_id else None) for name, p in model.provinces.items())
-    return NationalSpec(
-        dag_id=dag_id, config=str(path), provinces=provinces, schedule=air.schedule,
-        timezone=air.timezone, start_date=_date(air.start_date, f"{path}: [airflow] start_date"),
-        retries=run.retries - 1, retry_delay=run.retry_delay,
-        max_retry_delay=run.max_retry_delay,
-        warehouse_pool=warehouse.pool or f"{dag_id}.warehouse",
-        warehouse_slots=1 if warehouse.url.startswith("sqlite") else warehouse.connections,
-        queue=air.queue)
+    return NationalSpec(**_scheduled(model, dag_id, str(path)), config=str(path),
+                        provinces=provinces, schedule=model.airflow.schedule)
 
 
 def national_specs_and_broken(environ=os.environ) -> tuple[list[NationalSpec], list[BrokenSpec]]:

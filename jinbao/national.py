@@ -36,8 +36,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jinbao import runner, staging
 from jinbao.config import Config, resolved_url
-from jinbao.config_model import parsed_national
-from jinbao.errors import ConfigError, SourceBroken, SourceUnavailable
+from jinbao.config_model import NationalFile, read_file
+from jinbao.errors import SourceBroken, SourceUnavailable
 from jinbao.marts import store_insured_stats
 from jinbao.progress import national_case_figures, province_figures, store_progress
 from jinbao.runner import failure_reason
@@ -78,11 +78,7 @@ class NationalConfig:
 def load_national_config(path: str | Path) -> NationalConfig:
     """Read a national.toml (relative paths and SQLite URLs from the file's folder)."""
     path = Path(path).resolve()
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
-    model = parsed_national(text, path)
+    model = read_file(path, NationalFile)
     base = path.parent
     consolidation = Config(
         warehouse_url=resolved_url(model.warehouse.url, base, f"{path}: [warehouse]"),
