@@ -362,12 +362,19 @@ def cmd_review(args: argparse.Namespace) -> int:
         if args.decision == "merge" and args.keep is None:
             raise ConfigError("merge needs --keep N: the entity (as `jinbao review show` "
                               "numbers them) whose ID number stays")
-        done = review.resolve_case(cfg, args.case_id, args.decision, _reviewer(cfg, args.by),
-                                   args.keep, args.row, args.note, args.joining)
+        if province:
+            done = review.resolve_national_case(cfg, province, args.case_id, args.decision,
+                                                _reviewer(cfg, args.by), args.note)
+        else:
+            done = review.resolve_case(cfg, args.case_id, args.decision,
+                                       _reviewer(cfg, args.by), args.keep, args.row, args.note,
+                                       args.joining)
         out.print(f"{args.case_id}: {done['decision']} recorded as {done['decision_id']} and "
                   "applied; later runs keep it; `jinbao review undo` reverses it")
     else:
-        done = review.undo_case(cfg, args.case_id, _reviewer(cfg, args.by))
+        who = _reviewer(cfg, args.by)
+        done = (review.undo_national_case(cfg, province, args.case_id, who) if province
+                else review.undo_case(cfg, args.case_id, who))
         out.print(f"{args.case_id}: {done['decision']} ({done['decision_id']}) undone; "
                   "the case is open again")
     return 0
@@ -580,10 +587,6 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON instead of tables")
     show = review_commands.add_parser("show", help="one case: evidence and source rows, masked")
     show.add_argument("case_id", help="the case (as `review list` shows it)")
-    for sub in (listing, show):
-        sub.add_argument("--national", action="store_true",
-                         help="the national cases about this province's people ([national] in "
-                              "its configuration); decisions on them are the national tier's")
     resolve = review_commands.add_parser(
         "resolve", help="decide a case: merge | keep_apart | pick | confirm | dismiss")
     resolve.add_argument("case_id", help="the case (as `review list` shows it)")
@@ -602,6 +605,11 @@ def parser() -> argparse.ArgumentParser:
     undo = review_commands.add_parser("undo", help="reverse a case's decision (unmerge)")
     undo.add_argument("case_id", help="the case whose standing decision to reverse")
     undo.add_argument("--by", help="who undoes it (default: [review] reviewer or $JINBAO_REVIEWER)")
+    for sub in (listing, show, resolve, undo):
+        sub.add_argument("--national", action="store_true",
+                         help="the national cases about this province's people ([national] in "
+                              "its configuration); from a province: confirm, dismiss or "
+                              "keep_apart, recorded at the national tier")
     for sub in (listing, show, resolve, undo):
         sub.add_argument("--config", help=CONFIG_HELP)
         sub.set_defaults(func=cmd_review)

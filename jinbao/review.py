@@ -181,3 +181,44 @@ def resolve_case(cfg: Config, case_id: str, decision: str, by: str, keep: int,
 
 def undo_case(cfg: Config, case_id: str, by: str) -> dict:
     return _in_transaction(cfg, lambda conn: undo(conn, case_id, _context(cfg, by)))
+
+
+FROM_A_PROVINCE = ("confirm", "dismiss", "keep_apart")
+"""The decisions a province may take on a national case about its people: they change no row.
+A merge or a pick recomputes national records: the national tier's to take."""
+
+
+def _about_province(cfg: Config, case_id: str, province: str) -> dict:
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        case = conn.execute(select(review_case).where(
+            review_case.c.case_id == case_id, _of_province(province))).mappings().first()
+        standing = conn.execute(select(review_decision.c.decision).where(
+            review_decision.c.case_id == case_id, review_decision.c.undone_at.is_(None))
+            .order_by(review_decision.c.decided_at.desc())).scalar()
+    engine.dispose()
+    if case is None:
+        raise DecisionError(f"no national case {case_id!r} about the people of {province}")
+    return {**case, "standing": standing}
+
+
+def resolve_national_case(cfg: Config, province: str, case_id: str, decision: str, by: str,
+                          note: str | None) -> dict:
+    """A province's decision on a national case about its people (`cfg`: the national
+    warehouse), recorded there under '<province>:<reviewer>': both tiers see it."""
+    if decision not in FROM_A_PROVINCE:
+        raise DecisionError(f"{decision} on a national case is the national tier's decision (it "
+                            "recomputes national records); from a province: "
+                            f"{' | '.join(FROM_A_PROVINCE)}")
+    _about_province(cfg, case_id, province)
+    return resolve_case(cfg, case_id, decision, f"{province}:{by}", 1, None, note)
+
+
+def undo_national_case(cfg: Config, province: str, case_id: str, by: str) -> dict:
+    """Undo a province's kind of decision on a national case about its people."""
+    case = _about_province(cfg, case_id, province)
+    if case["standing"] is not None and case["standing"] not in FROM_A_PROVINCE:
+        raise DecisionError(f"case {case_id}'s {case['standing']} is the national tier's to "
+                            "undo")
+    return undo_case(cfg, case_id, f"{province}:{by}")

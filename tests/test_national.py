@@ -294,7 +294,24 @@ def test_national_cases_reach_the_province_and_a_national_merge_stays(national):
             .scalars())
     assert {c["case_id"] for c in seen["cases"]} == about_anhui and about_anhui
     assert not any(re_full_id(c["person"]) for c in seen["cases"])  # masked
+    # a decision from the province, recorded at the national tier: both see it
+    enrollments = [c["case_id"] for c in seen["cases"] if c["kind"] == "duplicate_enrollment"]
+    assert enrollments
+    done = subprocess.run([JINBAO, "review", "resolve", enrollments[0], "confirm", "--national",
+                           "--by", "clerk", "--config", str(anhui)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
     ministry = load_national_config(national_toml).consolidation
+    with _engine(root).connect() as conn:
+        decided = conn.execute(text("SELECT decided_by FROM review_decision WHERE case_id = :c"),
+                               {"c": enrollments[0]}).scalar_one()
+    assert decided == "anhui:clerk"
+    assert {c["case_id"]: c["status"] for c in review.case_listing(
+        ministry, None, None, 1000)["cases"]}[enrollments[0]] == "resolved"
+    refused = subprocess.run([JINBAO, "review", "resolve", enrollments[-1], "merge", "--keep", "1",
+                              "--national", "--by", "clerk", "--config", str(anhui)],
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "the national tier's decision" in refused.stderr
     suspects = [c for c in review.case_listing(ministry, "suspected_duplicate", "open", 1000)[
         "cases"] if c["case_id"] in about_anhui]
     if not suspects:
