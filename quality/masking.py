@@ -30,9 +30,12 @@ def masked_ids(values: pd.Series) -> pd.Series:
     """Vectorised masked_id."""
     text = values.astype("string")
     long = text.str.len() > 10
-    middle = text.str.len().sub(10).clip(lower=0).map(lambda n: "*" * n)
-    masked = text.str.slice(0, 6) + middle + text.str.slice(-4)
-    short = text.str.replace(r".", "*", regex=True)
+    every = r"(?s)."  # every character, line breaks too
+    # string operations only: a batch whose numbers are all missing stays text (a map over
+    # lengths gave integers there, and adding them to text failed)
+    masked = (text.str.slice(0, 6) + text.str.slice(6, -4).str.replace(every, "*", regex=True)
+              + text.str.slice(-4))
+    short = text.str.replace(every, "*", regex=True)
     return masked.where(long, short).fillna("")
 
 

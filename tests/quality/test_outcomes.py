@@ -59,3 +59,13 @@ def test_masks():
     assert masked_name("阿依古丽·买买提") == "阿" + "*" * 7
     assert masked_ids(pd.Series(["11010519491231002X", "123", None])).tolist() == [
         "110105********002X", "***", ""]
+    # a batch whose quarantined rows all lack a number (an incremental run of a few rows)
+    assert masked_ids(pd.Series([None, None], dtype="string")).tolist() == ["", ""]
+    assert masked_ids(pd.Series([], dtype="string")).tolist() == []
+    assert masked_ids(pd.Series(["1101051949\n1231002X"])).tolist() == ["110105*********002X"]
+
+
+def test_a_batch_whose_only_quarantined_row_has_no_number_is_quarantined():
+    rows, failures, raw = _outcomes([{"证件号码": None}])
+    quarantined = quarantine_rows(rows, failures, raw)
+    assert "id_missing" in quarantined["rule"].tolist()
