@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from datetime import datetime
@@ -705,11 +706,22 @@ def _failure(error: BaseException) -> tuple[str, int]:
     if isinstance(error, OSError):
         where = f" {error.filename}" if error.filename else ""
         return scrubbed(f"cannot use{where}: {error.strerror or error}"), 2
-    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
-    at = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    at = _where(error)
     return (f"internal error ({type(error).__name__}{at}); nothing uncommitted was kept, and a "
             "rerun finishes the work. Rerun with --debug to see the traceback (it may show "
             "personal data) and report it"), 1
+
+
+def _where(error: BaseException) -> str:
+    """' at file.py:123', where the error was raised: in a worker process when it came from
+    one (the pool re-raises it in this process, whose last frame is the pool's own)."""
+    remote = getattr(error.__cause__, "tb", None)  # concurrent.futures' _RemoteTraceback
+    if isinstance(remote, str):
+        found = re.findall(r'File "([^"]+)", line (\d+)', remote)
+        if found:
+            return f" at {Path(found[-1][0]).name}:{found[-1][1]}"
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    return f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
 
 
 def _warehouse_reason(error: BaseException) -> str:

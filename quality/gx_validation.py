@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -31,7 +32,12 @@ from schemas.rules import RULES
 # GX narrates every step, its imports included, at INFO: in a task's log that was most of the
 # lines. Set before any GX import (each import below is inside a function).
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
+# GX imports PySpark where it is installed (the national tier's engine), whose check of the
+# pandas version warns on every run; the pandas GX and jinbao use here is not Spark's business
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                        category=FutureWarning)
 
+log = logging.getLogger("jinbao")
 SUITE = "jinbao_source_row"
 BATCH = "standardized"
 REQUIRED = ("id_number", "name", "scheme", "pooling_region", "status")
@@ -78,15 +84,60 @@ def _context(root: Path) -> tuple:
     """This process's context of the project, read under the project lock (another process may
     be writing its files)."""
     if root not in _CONTEXTS:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
         with _project_lock(root):
-            context = gx.get_context(mode="file", project_root_dir=str(root))
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        _CONTEXTS[root] = (context, {})
+            _open(root)
     return _CONTEXTS[root]
+
+
+def _open(root: Path) -> None:
+    """Read the project into this process's context (the caller holds the project lock)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    mended = mend_project(root)
+    if mended:
+        log.warning("GX project %s: %d unreadable files removed (a process killed while "
+                    "writing them); jinbao writes them again", root, len(mended))
+    try:
+        context = gx.get_context(mode="file", project_root_dir=str(root))
+    except Exception:  # noqa: BLE001 - settings cut short can still parse, then fail in GX
+        settings = root / "gx" / "great_expectations.yml"
+        if not settings.exists():
+            raise
+        settings.replace(settings.with_name("great_expectations.yml.unreadable"))
+        log.warning("GX project %s: its settings could not be used (a process killed while "
+                    "writing them?); set up anew, the old file kept as %s.unreadable", root,
+                    settings.name)
+        context = gx.get_context(mode="file", project_root_dir=str(root))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    _CONTEXTS[root] = (context, {})
+
+
+def _readable(path: Path) -> bool:
+    import yaml
+
+    try:
+        text = path.read_text("utf-8")
+        found = yaml.safe_load(text) if path.suffix == ".yml" else json.loads(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(found, dict)
+
+
+def mend_project(root: Path) -> list[Path]:
+    """Remove the project's configuration files that cannot be read whole (a process killed
+    while GX wrote one leaves it cut short, and GX then fails on it for good); returns them.
+    What they held is jinbao's to write again: the project's settings (GX writes them anew),
+    the suite and the validation definitions (_definition). Validation results stay."""
+    project = root / "gx"
+    files = [project / "great_expectations.yml",
+             *(project / "expectations").glob("*.json"),
+             *(project / "validation_definitions").glob("*.json")]
+    broken = [f for f in files if f.exists() and not _readable(f)]
+    for path in broken:
+        path.unlink()
+    return broken
 
 
 @contextmanager
@@ -107,42 +158,63 @@ def _signature(suite) -> list[str]:
                              default=str) for e in suite.expectations)
 
 
-def _saved(store, wanted, same) -> object:
-    """The stored object named like `wanted`, if `same(stored)`; else `wanted`, saved. Parallel
-    stages must not rewrite what is already right: GX refuses to run on objects another process
-    saved since they were loaded."""
+def _saved(store, wanted, same) -> bool:
+    """Whether `wanted` had to be saved: the stored object named like it is kept if
+    `same(stored)`. Parallel stages must not rewrite what is already right: GX refuses to run
+    on objects another process saved since they were loaded."""
     try:
         stored = store.get(wanted.name)
     except Exception:  # GX raises a different error per store for "not found"
         stored = None
-    return stored if stored is not None and same(stored) else store.add_or_update(wanted)
+    if stored is not None and same(stored):
+        return False
+    store.add_or_update(wanted)
+    return True
 
 
 def _definition(root: Path, source_name: str, all_sources: tuple[str, ...]):
     """The source's validation definition. The first call in a process sets up every source's
     at once, under the project lock, so that later validations (which read the project's files
     outside the lock) never meet a file another process is writing."""
-    import great_expectations as gx
-
     context, definitions = _context(root)
     if source_name not in definitions:
         with _project_lock(root):
-            wanted = gx.ExpectationSuite(name=SUITE, expectations=expectations())
-            suite = _saved(context.suites, wanted,
-                           lambda stored: _signature(stored) == _signature(wanted))
-            sources = context.data_sources
-            datasource = (sources.get("jinbao") if "jinbao" in sources.all()
-                          else sources.add_pandas("jinbao"))
+            if _set_up(context, (source_name, *all_sources)):
+                # what this process saved is read back as a later process reads it: objects
+                # made here from a stored data source's asset run without the project behind
+                # them (GX: MissingDataContextError)
+                _open(root)
+                context, definitions = _CONTEXTS[root]
             for name in dict.fromkeys((source_name, *all_sources)):
-                asset = next((a for a in datasource.assets if a.name == name), None)
-                asset = asset or datasource.add_dataframe_asset(name)
-                batch = next((b for b in asset.batch_definitions if b.name == BATCH), None)
-                batch = batch or asset.add_batch_definition_whole_dataframe(BATCH)
-                definitions[name] = _saved(
-                    context.validation_definitions,
-                    gx.ValidationDefinition(name=f"{name}_{BATCH}", data=batch, suite=suite),
-                    lambda stored, b=batch: stored.suite.id == suite.id and stored.data.id == b.id)
+                definitions[name] = context.validation_definitions.get(f"{name}_{BATCH}")
     return definitions[source_name]
+
+
+def _set_up(context, names: tuple[str, ...]) -> bool:
+    """The suite, data source, assets and validation definitions of these sources, saved where
+    missing or not as wanted; whether anything was saved."""
+    import great_expectations as gx
+
+    wanted = gx.ExpectationSuite(name=SUITE, expectations=expectations())
+    saved = _saved(context.suites, wanted, lambda stored: _signature(stored) == _signature(wanted))
+    suite = context.suites.get(SUITE)
+    sources = context.data_sources
+    if "jinbao" not in sources.all():
+        sources.add_pandas("jinbao")
+        saved = True
+    datasource = sources.get("jinbao")
+    for name in dict.fromkeys(names):
+        asset = next((a for a in datasource.assets if a.name == name), None)
+        if asset is None:
+            asset, saved = datasource.add_dataframe_asset(name), True
+        batch = next((b for b in asset.batch_definitions if b.name == BATCH), None)
+        if batch is None:
+            batch, saved = asset.add_batch_definition_whole_dataframe(BATCH), True
+        saved |= _saved(
+            context.validation_definitions,
+            gx.ValidationDefinition(name=f"{name}_{BATCH}", data=batch, suite=suite),
+            lambda stored, b=batch: stored.suite.id == suite.id and stored.data.id == b.id)
+    return saved
 
 
 def validation_frame(rows: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:

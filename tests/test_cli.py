@@ -93,3 +93,22 @@ def test_unknown_source_name_is_a_clear_error(small_estate, tmp_path):
     path = written_config(fresh_config(small_estate, tmp_path / "wh"), tmp_path / "j.toml")
     done = _run(["run", "--config", str(path), "--sources", "pension,dental"], tmp_path)
     assert done.returncode == 2 and "unknown source 'dental'" in done.stderr
+
+
+def _broken(value: str) -> int:
+    return int(value) + "1"  # a bug: int + str
+
+
+def test_a_bug_in_a_worker_is_named_where_it_happened():
+    """A worker's error reaches the command re-raised by the pool; the sentence names the line
+    in the worker that raised it, not the pool's own."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from jinbao.cli import _failure
+
+    with ProcessPoolExecutor(1) as pool:
+        error = pool.submit(_broken, "7").exception()
+    message, status = _failure(error)
+    line = next(n for n, text in enumerate(Path(__file__).read_text().splitlines(), 1)
+                if 'int(value) + "1"' in text)
+    assert status == 1 and f"internal error (TypeError at test_cli.py:{line})" in message

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pytest
 
 from quality.gx_validation import build_data_docs, data_docs_index, validate_rows
 from quality.outcomes import failed_rules
@@ -107,3 +108,26 @@ def test_a_source_is_validated_once_in_parts_and_each_rule_shows_its_share(small
     assert not result["success"]
     again = validate.validations(cfg, "run-parts", ["medical"])["medical"]
     assert again == result  # kept, not validated twice
+
+
+@pytest.mark.parametrize("cut", ["half", "empty"])
+@pytest.mark.parametrize("written", ["great_expectations.yml", "expectations/jinbao_source_row.json",
+                                     "validation_definitions/medical_standardized.json"])
+def test_a_project_file_cut_short_by_a_kill_is_written_again(tmp_path, written, cut):
+    """kill -9 while GX writes its settings, suite or a validation definition leaves the file
+    cut short, and GX then failed on it in every later run: the next run recovers."""
+    from quality import gx_validation
+
+    rows = _rows()
+    validate_rows(rows, _failures(rows), "medical", "run-1", tmp_path, ("medical", "pension"))
+    path = tmp_path / "gx" / written
+    text = path.read_text("utf-8")
+    path.write_text(text[:len(text) // 2] if cut == "half" else "", "utf-8")
+    gx_validation._CONTEXTS.clear()  # what a new process has
+    for source in ("medical", "pension"):  # the damaged one and another
+        result = validate_rows(rows, _failures(rows), source, "run-2", tmp_path,
+                               ("medical", "pension"))
+        assert result["success"] and result["unsuccessful"] == 0
+    gx_validation._CONTEXTS.clear()
+    assert validate_rows(rows, _failures(rows), "medical", "run-3", tmp_path)["success"]
+    assert build_data_docs(tmp_path, "run-3").exists()
