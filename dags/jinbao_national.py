@@ -2,8 +2,9 @@
 the national warehouse.
 
     plan -> read_<province> (one task per province, each in that province's pool)
-         -> staged_provinces -> load_quarantined (mapped over the provinces read)
-                             -> load_buckets (mapped over groups of person buckets)
+         -> staged_provinces -> reconcile (a first load: on Spark)
+         -> load_quarantined (mapped over the provinces read)
+         -> load_buckets (mapped over groups of person buckets)
          -> finish (ledger, watermarks, matching, monthly progress, statistics) => national asset
 
 Scheduled on the province DAGs' warehouse assets (any of them updated: a run), or on the cron
@@ -63,6 +64,12 @@ def national_dag(spec: NationalSpec):
 
             return staged_provinces(run)
 
+        @task(**loads)
+        def reconcile(run: dict, staged: list[str]) -> dict:
+            from jinbao.national_tasks import reconcile
+
+            return reconcile(run, staged)
+
         @task
         def bucket_groups(run: dict, staged: list[str]) -> list[list[int]]:
             from jinbao.national_tasks import bucket_groups
@@ -94,8 +101,11 @@ def national_dag(spec: NationalSpec):
                  for p in spec.provinces]
         staged = staged_provinces(run)
         reads >> staged
+        reconciled = reconcile(run, staged)
         quarantined = load_quarantined.partial(run=run).expand(province=staged)
-        loaded = load_buckets.partial(run=run).expand(group=bucket_groups(run, staged))
+        groups = bucket_groups(run, staged)
+        reconciled >> [quarantined, groups]
+        loaded = load_buckets.partial(run=run).expand(group=groups)
         quarantined >> loaded
         loaded >> finish(run, staged)
 

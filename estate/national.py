@@ -27,6 +27,11 @@ PROVINCE_CITIES = {
     "sichuan": ("510100", "510300", "510400"),
     "hubei": ("420100", "420500", "420600"),
     "xinjiang": ("650100", "650200", "652300"),
+    "zhejiang": ("330100", "330200", "330300"),
+    "jiangsu": ("320100", "320200", "320500"),
+    "henan": ("410100", "410200", "410300"),
+    "shandong": ("370100", "370200", "370300"),
+    "hunan": ("430100", "430200", "430300"),
 }
 NATIONAL_TEMPLATE = """# The national tier over {count} province estates ({persons} persons, seed {seed})
 [warehouse]
@@ -34,6 +39,8 @@ url = "sqlite:///national.db"
 [staging]
 root = "national_staging"
 buckets = 4
+[spark]                   # a first load and every full match run on Spark
+master = "local[*]"       # this machine's cores; a cluster: spark://host:7077, yarn, k8s://...
 {provinces}"""
 
 

@@ -251,6 +251,17 @@ class ProvinceSection(Section):
     """The pool's size: readers of the province's warehouse at once."""
 
 
+class SparkSection(Section):
+    enabled: bool = True
+    """Run a national first load and every full match on Apache Spark (false: in this process
+    and its workers, as a province's run does). Runs of a few changed rows never start it."""
+    master: str = "local[*]"
+    """Where Spark runs: local[*] (every core of this machine), spark://host:7077, yarn,
+    k8s://https://host:443 ..."""
+    conf: dict[str, str | int | float | bool] = {}
+    """Spark properties, as given: [spark.conf] "spark.executor.memory" = "16g" ..."""
+
+
 class NationalFile(Section):
     """The national tier's configuration file (TOML): `jinbao national run --config F`."""
 
@@ -265,6 +276,8 @@ class NationalFile(Section):
     provinces: dict[Annotated[str, StringConstraints(pattern=PROVINCE_NAME)],
                     ProvinceSection] = Field(min_length=1)
     """The province warehouses, by name: [provinces.<name>] (letters, digits, '_', '-')."""
+    spark: SparkSection = SparkSection()
+    """The engine of the national tier's bulk work (a first load, a full match)."""
 
 
 def json_schema() -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import time
@@ -39,8 +38,10 @@ from jinbao.config import Config, resolved_url
 from jinbao.config_model import NationalFile, read_file
 from jinbao.errors import SourceBroken, SourceUnavailable
 from jinbao.marts import store_insured_stats
+from jinbao.national_spark import SparkMatcher, reconcile_first_load
 from jinbao.progress import national_case_figures, province_figures, store_progress
 from jinbao.runner import failure_reason
+from jinbao.spark import LazySession, SparkSettings
 from jinbao.stage import (
     RECORD_COLUMNS,
     RECORD_SCHEMA,
@@ -73,6 +74,8 @@ class NationalConfig:
     """Warehouse, staging, buckets and survivorship of the national warehouse."""
     provinces: dict[str, str] = field(default_factory=dict)
     """Province name -> its warehouse's URL (read only)."""
+    spark: SparkSettings = SparkSettings()
+    """Where a first load and a full match run (jinbao.national_spark)."""
 
 
 def load_national_config(path: str | Path) -> NationalConfig:
@@ -91,7 +94,8 @@ def load_national_config(path: str | Path) -> NationalConfig:
         timezone=model.airflow.timezone)
     provinces = {name: resolved_url(spec.warehouse, base, f"{path}: [provinces.{name}]")
                  for name, spec in model.provinces.items()}
-    return NationalConfig(consolidation, provinces)
+    spark = SparkSettings(model.spark.enabled, model.spark.master, dict(model.spark.conf))
+    return NationalConfig(consolidation, provinces, spark)
 
 
 def province_engine(url: str) -> Engine:
@@ -266,12 +270,14 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
                  progress: runner.Progress | None = None) -> runner.RunSummary:
     """Stage every province (in worker processes), then load and finish as a province run
     does: persons, enrollments and cases of the people whose rows changed, the ledger and a
-    watermark per province."""
+    watermark per province. A first load (an empty national warehouse) is reconciled on Spark
+    and every full match runs there, when [spark] is enabled."""
     began = time.perf_counter()
     national = cfg.consolidation
     started = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     run_id = new_run_id(started)
     note = progress or (lambda _stage, _detail: None)
+    spark = spark_of(cfg, run_id)  # PySpark missing: said before anything is read
     ensure_schema(warehouse_engine(national.warehouse_url))
     clock = Stopwatch()
     pool = runner.worker_pool(workers)
@@ -286,19 +292,20 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
             raise SourceUnavailable("no province warehouse could be read: " + "; ".join(
                 failed.values()))
         clock.lap("stage_provinces")
-        runner.prepare_loads(national)
+        note("reconcile", {})
+        prepare_loads(cfg, run_id, started, [m["source_name"] for m in staged], spark)
+        clock.lap("prepare_loads")
         runner.in_workers(load_pool, partial(runner.load_quarantined, national, run_id),
                           [m["source_name"] for m in staged], note, "quarantine",
                           "quarantined", "source")
         clock.lap("load_quarantined")
-        groups = runner.bucket_groups(national, run_id, (workers or os.cpu_count() or 1)
-                                      if load_pool else 1)
+        groups = runner.bucket_groups(national, run_id, runner.load_workers(workers, load_pool))
         loaded = runner.in_workers(load_pool, partial(runner.load_buckets, national, run_id,
                                                       valid_from=started),
                                    groups, note, "load", "loaded", "buckets")
         clock.lap("load_buckets")
         note("finish", {})
-        finished = finish_national(cfg, run_id, started, failed)
+        finished = finish_national(cfg, run_id, started, failed, spark)
         clock.lap("finish")
     except Exception as error:
         runner.record_failure(national, run_id, getattr(error, "jinbao_source", ""), "national",
@@ -307,18 +314,41 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
+        if spark is not None:
+            spark.close()
     return runner.RunSummary(run_id, staged, loaded, round(time.perf_counter() - began, 2),
                              clock.seconds, finished["suspected_duplicates"], {},
                              finished["timings"], failed)
 
 
+def prepare_loads(cfg: NationalConfig, run_id: str, started: datetime, staged: list[str],
+                  spark: LazySession | None) -> dict:
+    """runner.prepare_loads; a first load (the national warehouse empty) is then reconciled on
+    `spark`, so that each bucket's load writes what Spark computed."""
+    prepared = runner.prepare_loads(cfg.consolidation)
+    if spark is None or not prepared["deferred_indexes"]:
+        return {**prepared, "reconciled": {}}
+    return {**prepared, "reconciled": reconcile_first_load(spark.get(), cfg.consolidation,
+                                                           run_id, started, staged)}
+
+
+def spark_of(cfg: NationalConfig, run_id: str) -> LazySession | None:
+    """The run's Spark session, started when first used (None: [spark] is disabled). Its files
+    live in the run's staging folder, removed with it."""
+    if not cfg.spark.enabled:
+        return None
+    return LazySession(cfg.spark, staging.inside(cfg.consolidation.staging_root, run_id)
+                       / "spark")
+
+
 def finish_national(cfg: NationalConfig, run_id: str, started: datetime,
-                    failed: dict[str, str]) -> dict:
+                    failed: dict[str, str], spark: LazySession | None = None) -> dict:
     """The finish of a national run: runner.finish_run (people left dirty, matching, ledger and
-    watermarks), then the month's progress figures and insured statistics, and the provinces
-    that could not be read recorded as the run's failures."""
+    watermarks; a full match on `spark`), then the month's progress figures and insured
+    statistics, and the provinces that could not be read recorded as the run's failures."""
     national = cfg.consolidation
-    finished = runner.finish_run(national, run_id, started)
+    matcher = None if spark is None else SparkMatcher(spark, spark.scratch / "matching")
+    finished = runner.finish_run(national, run_id, started, bulk=matcher)
     began = time.perf_counter()
     month = f"{local_now(national):%Y-%m}"
     statuses = record_progress(cfg, run_id, month)

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from jinbao import runner, stage
 from jinbao.airflow_tasks import recorded
 from jinbao.errors import SourceUnavailable
-from jinbao.national import finish_national, load_national_config, stage_province
+from jinbao.national import (
+    finish_national,
+    load_national_config,
+    prepare_loads,
+    spark_of,
+    stage_province,
+)
 
 
 def plan_national(airflow_run_id: str, run_after: datetime, config: str) -> dict:
@@ -33,9 +39,21 @@ def read_province(run: dict, province: str) -> dict:
 def staged_provinces(run: dict) -> list[str]:
     """The provinces whose read finished (their manifest was written last)."""
     cfg = load_national_config(run["config"])
-    names = runner.staged_sources(cfg.consolidation, run["run_id"])
-    runner.prepare_loads(cfg.consolidation)
-    return names
+    return runner.staged_sources(cfg.consolidation, run["run_id"])
+
+
+def reconcile(run: dict, staged: list[str]) -> dict:
+    """Prepare the loads; a first load is reconciled on Spark ([spark]), each bucket's load
+    then writes what Spark computed."""
+    cfg = load_national_config(run["config"])
+    spark = spark_of(cfg, run["run_id"])
+    try:
+        done = prepare_loads(cfg, run["run_id"], datetime.fromisoformat(run["started"]), staged,
+                             spark)
+    finally:
+        if spark is not None:
+            spark.close()
+    return {"deferred_indexes": done["deferred_indexes"], **done["reconciled"]}
 
 
 def bucket_groups(run: dict) -> list[list[int]]:
@@ -62,6 +80,12 @@ def finish_national_one(run: dict, staged: list[str]) -> dict:
     if not staged:
         raise SourceUnavailable("no province warehouse could be read (see the read tasks)")
     failed = {p: "its read task did not finish" for p in cfg.provinces if p not in staged}
-    done = finish_national(cfg, run["run_id"], datetime.fromisoformat(run["started"]), failed)
+    spark = spark_of(cfg, run["run_id"])  # started only for a full match
+    try:
+        done = finish_national(cfg, run["run_id"], datetime.fromisoformat(run["started"]),
+                               failed, spark)
+    finally:
+        if spark is not None:
+            spark.close()
     return {"run_id": run["run_id"], "config": run["config"], "month": done["month"],
             "statuses": done["statuses"], "sources": done["sources"]}

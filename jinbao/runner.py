@@ -48,6 +48,7 @@ from jinbao.stage import (
 from jinbao.validate import validate_and_publish
 from jinbao.windows import window
 from loaders.ledger import loads_of, record_run, watermarks
+from loaders.reconciled import has_bucket, load_reconciled
 from loaders.review import refresh_suspected_duplicates
 from loaders.schema import ensure_schema
 from loaders.warehouse import (
@@ -134,6 +135,11 @@ def _staged_paths(cfg: Config, run_id: str, bucket: int) -> list[Path]:
             if (path := folder / name / f"part-{bucket:04d}.parquet").exists()]
 
 
+def load_workers(workers: int | None, load_pool: ProcessPoolExecutor | None) -> int:
+    """How many bucket loads run at once: the pool's workers, or one without a pool."""
+    return (workers or os.cpu_count() or 1) if load_pool else 1
+
+
 def bucket_groups(cfg: Config, run_id: str, workers: int) -> list[list[int]]:
     """The buckets in groups to load together: one bucket per group when the run brings many
     rows (a group's rows are held at once), fewer and larger groups (never fewer than
@@ -175,6 +181,14 @@ def load_buckets(cfg: Config, run_id: str, group: list[int], valid_from: datetim
             tally: Counter = Counter()
             sources = pc.unique(table["source_system"]).to_pylist()
             first = bool(sources) and is_first_load(conn, run_id, bucket, sources)
+            ahead = run_dir(cfg, run_id) / "reconciled"
+            if first and has_bucket(ahead, bucket):  # reconciled on Spark: written as it is
+                result = load_reconciled(conn, ahead, bucket, run_id, tally)
+                changed += result["changed"]
+                count(result)
+                clock.lap("write_reconciled")
+                record_load(conn, run_id, bucket, tally)
+                continue
             for part in person_chunks(table, cfg.buckets):
                 if first:
                     result = load_first_rows(conn, part, run_id, valid_from, cfg.buckets,
@@ -214,10 +228,11 @@ def manifests(cfg: Config, run_id: str) -> list[dict]:
 
 
 def finish_run(cfg: Config, run_id: str, valid_from: datetime,
-               before_ledger: Callable[[], object] | None = None) -> dict:
+               before_ledger: Callable[[], object] | None = None, bulk=None) -> dict:
     """Recompute any people still dirty, then write the ledger and advance the watermarks.
     `before_ledger`: waited for before the ledger is written (the run's GX validation, which
-    runs beside the loads and this; a run whose validation failed never commits)."""
+    runs beside the loads and this; a run whose validation failed never commits). `bulk`:
+    where a full match runs (loaders.matching.refresh)."""
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     clock = Stopwatch()
@@ -233,7 +248,7 @@ def finish_run(cfg: Config, run_id: str, valid_from: datetime,
     clock.lap("analyze")
     with engine.begin() as conn:
         lock_buckets(conn, range(cfg.buckets))  # another run's finish syncs the same cases
-        suspects = refresh_suspected_duplicates(conn, run_id)
+        suspects = refresh_suspected_duplicates(conn, run_id, bulk=bulk)
     clock.lap("match")
     if before_ledger is not None:
         before_ledger()
@@ -417,8 +432,7 @@ def run_pipeline(cfg: Config, since: str | None = None, until: str | None = None
             in_workers(load_pool, partial(load_quarantined, cfg, run_id), names, note,
                        "quarantine", "quarantined", "source")
             clock.lap("load_quarantined")
-            groups = bucket_groups(cfg, run_id, (workers or os.cpu_count() or 1) if load_pool
-                                   else 1)
+            groups = bucket_groups(cfg, run_id, load_workers(workers, load_pool))
             loaded = in_workers(load_pool, partial(load_buckets, cfg, run_id,
                                                    valid_from=started),
                                 groups, note, "load", "loaded", "buckets")

@@ -115,7 +115,8 @@ def copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
         copy.write(buffer.getvalue())
 
 
-def _arrow_type(column) -> pa.DataType:
+def arrow_type(column) -> pa.DataType:
+    """The Arrow type a warehouse column is read and written as."""
     kind = column.type
     if isinstance(kind, DateTime):
         return pa.timestamp("us")
@@ -147,7 +148,7 @@ def read_frame(conn: Connection, statement: Select) -> pd.DataFrame:
         for chunk in copy:
             buffer.write(chunk)
     columns = list(statement.selected_columns)
-    types = {c.name: _arrow_type(c) for c in columns}
+    types = {c.name: arrow_type(c) for c in columns}
     # COPY writes NULL as an unquoted empty field and '' as "": nothing else is null (a name
     # that is the word NULL or NA stays a name)
     options = pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,

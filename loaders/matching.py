@@ -73,16 +73,27 @@ def _persons(conn: Connection, only=None) -> pd.DataFrame:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"ANALYZE {scope.name}"))
         numbers = select(scope.c.id_number)
+    return read_frame(conn, persons_query(numbers))
+
+
+def persons_query(numbers=None):
+    """The persons (those whose numbers the subquery `numbers` selects, or all) with their
+    latest row's region and employer."""
     latest = _latest_rows(numbers)
     query = (select(person.c.id_number, person.c.name, person.c.sex, person.c.birth_date,
                     latest.c.region, latest.c.employer)
              .outerjoin(latest, latest.c.id_number == person.c.id_number))
     if numbers is not None:
         query = query.where(person.c.id_number.in_(numbers))
-    return read_frame(conn, query)
+    return query
 
 
 def _loose(conn: Connection, only=None) -> pd.DataFrame:
+    return read_frame(conn, loose_query(only))
+
+
+def loose_query(only=None):
+    """The rows quarantined for their ID number (all, or those `only` selects)."""
     query = select(source_record.c.source_system, source_record.c.source_key,
                    source_record.c.claimed_id, source_record.c.name, source_record.c.sex,
                    source_record.c.birth_date, source_record.c.pooling_region,
@@ -91,9 +102,7 @@ def _loose(conn: Connection, only=None) -> pd.DataFrame:
         exists().where(and_(quarantine.c.source_system == source_record.c.source_system,
                             quarantine.c.source_key == source_record.c.source_key,
                             quarantine.c.rule.in_(ID_RULES))))
-    if only is not None:
-        query = query.where(only)
-    return read_frame(conn, query)
+    return query if only is None else query.where(only)
 
 
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -111,15 +120,8 @@ def latest_model(conn: Connection) -> dict | None:
 
 def _store_entities(conn: Connection, entities: pd.DataFrame, run_id: str,
                     replace_all: bool, gone: set[str] = frozenset()) -> None:
-    if replace_all:  # a bulk load: the indexes are built once after it, not row by row
-        # the DELETE first: SQLite's driver opens its transaction at the first write and would
-        # commit a DROP INDEX issued before it at once, outside a rerun's rollback
-        conn.execute(delete(match_entity))
-        for index in match_entity.indexes:
-            index.drop(conn)
-        copy_into(conn, match_entity, entities[STORED].assign(updated_run=run_id))
-        for index in match_entity.indexes:
-            index.create(conn)
+    if replace_all:
+        _replace_entities(conn, [entities], run_id)
         return
     doomed = pd.concat([entities["unique_id"], pd.Series(sorted(gone), dtype="string")])
     if len(doomed):
@@ -129,6 +131,20 @@ def _store_entities(conn: Connection, entities: pd.DataFrame, run_id: str,
         conn.execute(delete(match_entity).where(  # IN: SQLite searches the key
             match_entity.c.unique_id.in_(select(scope.c.unique_id))))
     copy_into(conn, match_entity, entities[STORED].assign(updated_run=run_id))
+
+
+def _replace_entities(conn: Connection, parts, run_id: str) -> None:
+    """The whole index written anew from `parts` (frames of entities), in bulk: its indexes
+    built once after, not row by row."""
+    # the DELETE first: SQLite's driver opens its transaction at the first write and would
+    # commit a DROP INDEX issued before it at once, outside a rerun's rollback
+    conn.execute(delete(match_entity))
+    for index in match_entity.indexes:
+        index.drop(conn)
+    for entities in parts:
+        copy_into(conn, match_entity, entities[STORED].assign(updated_run=run_id))
+    for index in match_entity.indexes:
+        index.create(conn)
 
 
 def train(conn: Connection, run_id: str, entities: pd.DataFrame | None = None) -> dict:
@@ -143,11 +159,16 @@ def train(conn: Connection, run_id: str, entities: pd.DataFrame | None = None) -
     if len(entities) < 2:
         raise WarehouseError("the warehouse holds fewer than two persons or rows to compare: "
                              "run `jinbao run` first, then train")
-    trained, threshold = model.trained(_text(entities.copy()))
+    return _store_model(conn, run_id, *model.trained(_text(entities.copy())), len(entities))
+
+
+def _store_model(conn: Connection, run_id: str, trained: dict, threshold: float,
+                 entities: int) -> dict:
+    """A trained model stored as the next version; its record."""
     previous = latest_model(conn)
     record = {"version": (previous["version"] + 1) if previous else 1,
               "trained_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
-              "trained_run": run_id, "entities": len(entities), "threshold": threshold,
+              "trained_run": run_id, "entities": entities, "threshold": threshold,
               "model": json.dumps(trained)}
     conn.execute(match_model.insert().values(**record))
     return {**record, "model": trained}
@@ -254,26 +275,32 @@ def _rows_of(conn: Connection, ids: list[str]) -> pd.DataFrame:
 
 
 def refresh(conn: Connection, run_id: str, full: bool = False,
-            also: set[str] = frozenset(), detail: bool = False) -> dict:
+            also: set[str] = frozenset(), detail: bool = False, bulk=None) -> dict:
     """Score what the run changed (and the entities `also` names, which a decision touched; or, `full`,
     everything) and keep the suspected_duplicate cases in step; returns statistics (entities,
-    comparisons, cases opened and withdrawn; with `detail`, their case ids)."""
+    comparisons, cases opened and withdrawn; with `detail`, their case ids). `bulk`: where a
+    full match runs when not here (jinbao.national_spark.SparkMatcher)."""
     from loaders.review import sync_cases
 
     began = time.perf_counter()
     stored = latest_model(conn)
     indexed = conn.execute(select(func.count()).select_from(match_entity)).scalar_one()
     grown = stored is not None and indexed >= GROWTH * max(stored["entities"], 1)
+    national = _national(conn)
     if full or stored is None or indexed == 0 or grown:
-        persons = _text(_persons(conn))
-        loose = _text(_loose(conn))
-        entities = entity_frame(persons, loose)
-        _store_entities(conn, entities, run_id, replace_all=True)
-        if stored is None or grown:
-            stored = train(conn, run_id, entities)
-        pairs = model.scored(entities, stored["model"])
+        retrain = stored is None or grown
+        if bulk is None:
+            entities = entity_frame(_text(_persons(conn)), _text(_loose(conn)))
+            _store_entities(conn, entities, run_id, replace_all=True)
+            if retrain:
+                stored = train(conn, run_id, entities)
+            pairs = model.scored(entities, stored["model"])
+            pairs = between_provinces(pairs, entities) if national else pairs
+            subset_size, scored_pairs = len(entities), len(pairs)
+        else:
+            pairs, subset_size, scored_pairs, stored = _full_on(bulk, conn, run_id, stored,
+                                                                 retrain, national)
         scope, edges_kept = None, decide.stored_edges(pd.Series([], dtype="string"))
-        subset_size = len(entities)
     else:
         persons, loose, gone = _changed(conn, run_id, set(also))
         changed = entity_frame(persons, loose)
@@ -288,7 +315,8 @@ def refresh(conn: Connection, run_id: str, full: bool = False,
         counts, totals = _counts(conn, subset)
         pairs = model.scored(_text(subset), stored["model"], changed_only=True, counts=counts,
                              totals=totals)
-        subset_size = len(subset)
+        pairs = between_provinces(pairs, subset) if national else pairs
+        subset_size, scored_pairs = len(subset), len(pairs)
         linked = set(decide.links(pairs, stored["threshold"])[decide.EDGE].stack())
         involved = touched | linked
         cases = _cases_about(conn, involved)
@@ -296,8 +324,6 @@ def refresh(conn: Connection, run_id: str, full: bool = False,
         edges_kept = decide.stored_edges(cases["evidence"])
         edges_kept = edges_kept[~edges_kept["unique_id_l"].isin(touched)
                                 & ~edges_kept["unique_id_r"].isin(touched)]
-    if _national(conn):
-        pairs = between_provinces(pairs, entities if scope is None else subset)
     threshold = stored["threshold"]
     apart = _apart(conn)
     edges = pd.concat([decide.links(pairs, threshold, apart),
@@ -310,9 +336,30 @@ def refresh(conn: Connection, run_id: str, full: bool = False,
                         case_ids=scope)
     if not detail:
         synced = {k: v for k, v in synced.items() if not k.endswith("_cases")}
-    return {"entities": subset_size, "scored_pairs": len(pairs), "cases": len(found),
+    return {"entities": subset_size, "scored_pairs": scored_pairs, "cases": len(found),
             "model": stored["version"], "threshold": round(threshold, 4), **synced,
             "seconds": round(time.perf_counter() - began, 2)}
+
+
+def _full_on(bulk, conn: Connection, run_id: str, stored: dict | None, retrain: bool,
+             national: bool) -> tuple[pd.DataFrame, int, int, dict]:
+    """A full match on `bulk`: the index written anew, the model retrained if asked; the pairs
+    at or above the threshold, the entities, the pairs scored, and the model."""
+    entities = bulk.entities(conn, persons_query(), loose_query())
+    counted = []
+
+    def counting(parts):
+        for part in parts:
+            counted.append(len(part))
+            yield part
+
+    _replace_entities(conn, counting(bulk.parts(entities)), run_id)
+    if sum(counted) < 2:
+        raise WarehouseError("the warehouse holds fewer than two persons or rows to compare")
+    if retrain:
+        stored = _store_model(conn, run_id, *bulk.trained(entities), sum(counted))
+    pairs, scored = bulk.links(entities, stored["model"], stored["threshold"], national)
+    return pairs, sum(counted), scored, stored
 
 
 def _national(conn: Connection) -> bool:

@@ -82,9 +82,10 @@ def sync_cases(conn: Connection, found: pd.DataFrame, found_rows: pd.DataFrame,
 
 
 def refresh_suspected_duplicates(conn: Connection, run_id: str, full: bool = False,
-                                 entities: set[str] = frozenset()) -> dict:
+                                 entities: set[str] = frozenset(), bulk=None) -> dict:
     """Suspected duplicates after a run or a decision: probabilistic linkage of what it changed
-    (and of `entities`, which a decision touched), as cases (loaders.matching)."""
+    (and of `entities`, which a decision touched), as cases (loaders.matching; a full match on
+    `bulk` when given)."""
     from loaders.matching import refresh
 
-    return refresh(conn, run_id, full=full, also=entities)
+    return refresh(conn, run_id, full=full, also=entities, bulk=bulk)

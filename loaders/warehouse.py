@@ -10,6 +10,7 @@ rerun finishes the work. All comparisons and writes are set-based SQL against st
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -298,7 +299,7 @@ def _replace(conn: Connection, table: Table, frame: pd.DataFrame, dirty) -> None
     conn.execute(insert(table).from_select(names, select(*(staged.c[c] for c in names))))
 
 
-def _current_rows(rows: pd.DataFrame) -> pd.DataFrame:
+def current_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Accepted source rows with the types golden records are computed from, prepared
     (transforms.survivorship.prepared)."""
     rows = rows.copy()
@@ -309,20 +310,35 @@ def _current_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return prepared(rows)  # sorted and keyed once for the golden records and the cases
 
 
-def _picks(conn: Connection) -> pd.DataFrame:
+def picks(conn: Connection) -> pd.DataFrame:
     """Reviewers' attribute picks (few: one per decided conflict)."""
-    picks = read_frame(conn, select(attribute_override))
-    return pd.DataFrame({"id_number": picks["id_number"], "attribute": picks["attribute"],
-                         "source": picks["source_system"] + "|" + picks["source_key"]})
+    found = read_frame(conn, select(attribute_override))
+    return pd.DataFrame({"id_number": found["id_number"], "attribute": found["attribute"],
+                         "source": found["source_system"] + "|" + found["source_key"]})
 
 
-def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_id: str,
-                  valid_from: datetime, buckets: int, policy: Survivorship | None,
-                  dirty=None) -> dict[str, int]:
-    """Golden persons, enrollments and review cases of `rows` (all current accepted rows of the
-    people concerned) against their stored versions `old`: history for changed and removed
-    people, then the rows replaced (`dirty`: the IDs to delete first; None: nothing stored)."""
-    golden = golden_persons(rows, policy, _picks(conn))
+@dataclass
+class People:
+    """What recomputing some people gives: their golden records (with run columns), the
+    earlier versions to keep, their enrollments and the cases their rows raise."""
+
+    golden: pd.DataFrame
+    history: pd.DataFrame
+    enrollments: pd.DataFrame
+    cases: pd.DataFrame
+    case_rows: pd.DataFrame
+    written: int
+    """Persons whose record (attributes or provenance) is new or changed."""
+    removed: int
+    """Persons left with no accepted row."""
+
+
+def people_of(rows: pd.DataFrame, old: pd.DataFrame, run_id: str, valid_from: datetime,
+              buckets: int, policy: Survivorship | None, picks: pd.DataFrame) -> People:
+    """The People of `rows` (all current accepted rows of the people concerned, as
+    _current_rows gives them) against their stored versions `old`; `picks`: reviewers'
+    attribute picks. A pure function: a first load computes it anywhere (on Spark, say)."""
+    golden = golden_persons(rows, policy, picks)
     golden["bucket"] = bucket_of(golden["id_number"], buckets).to_numpy()
     existed, differs = _changed_people(golden, old)
     previous = old.set_index("id_number").reindex(golden["id_number"])
@@ -333,22 +349,38 @@ def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_i
     golden["updated_run"] = previous["updated_run"].where(keep & same_meta, run_id).to_numpy()
     gone = old[~old["id_number"].isin(golden["id_number"])]
     replaced = old[old["id_number"].isin(golden.loc[existed & differs, "id_number"])]
-    history = pd.concat([replaced, gone])
-    if not history.empty:
-        copy_into(conn, person_history, history.assign(valid_to=valid_from, run_id=run_id))
+    history = pd.concat([replaced, gone]).assign(valid_to=valid_from, run_id=run_id)
     enrollments = golden_enrollments(rows)
+    cases, case_rows = person_cases(rows, enrollments)
+    return People(golden, history, enrollments, cases, case_rows,
+                  int((~(keep & same_meta)).sum()), len(gone))
+
+
+def store_people(conn: Connection, people: People, old_ids: pd.Series, run_id: str,
+                 dirty=None) -> dict[str, int]:
+    """Write `people` in the open transaction: history, then persons and enrollments (`dirty`:
+    the IDs whose rows to delete first; None: nothing stored), then their cases (`old_ids`:
+    the people stored before, whose cases are kept in step too)."""
+    if not people.history.empty:
+        copy_into(conn, person_history, people.history)
     if dirty is None:
-        copy_into(conn, person, golden)
-        copy_into(conn, enrollment, enrollments)
+        copy_into(conn, person, people.golden)
+        copy_into(conn, enrollment, people.enrollments)
     else:
-        _replace(conn, person, golden, dirty)
-        _replace(conn, enrollment, enrollments, dirty)
-    found, found_rows = person_cases(rows, enrollments)
-    cases = sync_cases(conn, found, found_rows, pd.concat([golden["id_number"], old["id_number"]]),
-                       PERSON_KINDS, run_id)
-    written = int((~(keep & same_meta)).sum())
-    return {"persons_written": written, "persons_removed": len(gone),
+        _replace(conn, person, people.golden, dirty)
+        _replace(conn, enrollment, people.enrollments, dirty)
+    cases = sync_cases(conn, people.cases, people.case_rows,
+                       pd.concat([people.golden["id_number"], old_ids]), PERSON_KINDS, run_id)
+    return {"persons_written": people.written, "persons_removed": people.removed,
             "cases_opened": cases["opened"], "cases_withdrawn": cases["withdrawn"]}
+
+
+def _write_people(conn: Connection, rows: pd.DataFrame, old: pd.DataFrame, run_id: str,
+                  valid_from: datetime, buckets: int, policy: Survivorship | None,
+                  dirty=None) -> dict[str, int]:
+    """people_of `rows` against `old`, stored (store_people)."""
+    people = people_of(rows, old, run_id, valid_from, buckets, policy, picks(conn))
+    return store_people(conn, people, old["id_number"], run_id, dirty)
 
 
 NOTHING = {"persons_written": 0, "persons_removed": 0, "cases_opened": 0, "cases_withdrawn": 0}
@@ -371,7 +403,7 @@ def recompute_dirty(conn: Connection, run_id: str, valid_from: datetime, buckets
         source_record.c.outcome == literal("accepted"),
         source_record.c.id_number.in_(dirty)))
     old = read_frame(conn, select(person).where(person.c.id_number.in_(dirty)))
-    people = _write_people(conn, _current_rows(rows), old, run_id, valid_from, buckets, policy,
+    people = _write_people(conn, current_rows(rows), old, run_id, valid_from, buckets, policy,
                            dirty)
     done = delete(dirty_person)
     conn.execute(done if group is None else done.where(dirty_person.c.bucket.in_(group)))
@@ -398,7 +430,7 @@ def load_first_rows(conn: Connection, rows: pd.DataFrame, run_id: str, valid_fro
         return {"changed": 0, **NOTHING}
     # stored as prepared, in ID order: a person's rows from every source share a page or two,
     # which later runs read back (by ID number) when the person changes
-    current = _current_rows(rows)
+    current = current_rows(rows)
     copy_into(conn, source_record, current)
     old = pd.DataFrame(columns=[c.name for c in person.columns])
     people = _write_people(conn, current, old, run_id, valid_from, buckets, policy)

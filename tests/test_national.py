@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, text
 
 from estate.national import build_national_estates
+from jinbao import runner
 from jinbao.config import load_config
 from jinbao.evaluate import duplicate_enrollment_scores, pairwise_scores
 from jinbao.national import load_national_config, national_run
@@ -28,6 +29,13 @@ from tests.conftest import warehouse_dump
 
 PROVINCES = ("guangdong", "anhui", "sichuan")
 JINBAO = str(Path(sys.executable).parent / "jinbao")
+
+
+def here(root: Path):
+    """The estate's national.toml with [spark] off: the tier's rules, run in this process
+    (test_spark_builds_the_warehouse_the_local_engines_build holds Spark to the same)."""
+    cfg = load_national_config(root / "national.toml")
+    return dataclasses.replace(cfg, spark=dataclasses.replace(cfg.spark, enabled=False))
 
 
 def _province_runs(root: Path, provinces=PROVINCES) -> None:
@@ -50,7 +58,7 @@ def national(provinces_loaded, tmp_path) -> tuple[Path, object]:
     """A copy of the loaded provinces (a test may change them) and its first national run."""
     root = tmp_path / "estates"
     shutil.copytree(provinces_loaded, root)
-    summary = national_run(load_national_config(root / "national.toml"), workers=1)
+    summary = national_run(here(root), workers=1)
     return root, summary
 
 
@@ -101,7 +109,7 @@ def test_cross_province_duplicate_enrollments_are_found(national):
 def test_a_national_rerun_with_nothing_changed_changes_nothing(national):
     root, _ = national
     before = warehouse_dump(_engine(root))
-    again = national_run(load_national_config(root / "national.toml"), workers=1)
+    again = national_run(here(root), workers=1)
     assert all(m["extracted"] == 0 for m in again.sources)
     assert all(b["persons_written"] == 0 for b in again.buckets)
     assert warehouse_dump(_engine(root)) == before
@@ -115,7 +123,7 @@ def test_a_change_in_one_province_touches_only_its_people(national):
     assert changed > 0
     _province_runs(root, ["anhui"])
     before = _rows(root)
-    again = national_run(load_national_config(root / "national.toml"), workers=1)
+    again = national_run(here(root), workers=1)
     read = {m["source_name"]: m["extracted"] for m in again.sources}
     assert read["anhui"] >= changed and read["guangdong"] == read["sichuan"] == 0
     after = _rows(root)
@@ -138,7 +146,7 @@ def test_province_warehouses_are_read_and_never_written(provinces_loaded, tmp_pa
                 for p in PROVINCES}
 
     before = digests()
-    national_run(load_national_config(root / "national.toml"), workers=1)
+    national_run(here(root), workers=1)
     assert digests() == before
 
 
@@ -341,7 +349,7 @@ def test_national_cases_reach_the_province_and_a_national_merge_stays(national):
         pytest.skip("the merged rows are all injury exports")
     before = {(s, k): h for s, k, h in national_rows(root, "row_hash")}
     _province_runs(root, sorted(touched))
-    national_run(load_national_config(root / "national.toml"), workers=1)
+    national_run(here(root), workers=1)
     now = {(s, k): n for s, k, n in national_rows(root, "id_number")}
     after = {(s, k): h for s, k, h in national_rows(root, "row_hash")}
     assert any(after[(s, k)] != before[(s, k)] for s, k, _ in moved)  # rewritten
@@ -370,3 +378,66 @@ def re_full_id(text_: str | None) -> bool:
     import re
 
     return bool(text_) and re.fullmatch(r"\d{17}[\dXx]", text_) is not None
+
+
+def test_spark_builds_the_warehouse_the_local_engines_build(provinces_loaded, tmp_path,
+                                                            monkeypatch):
+    """A first national load reconciled on Spark and matched there ([spark], local[*]) gives
+    the warehouse the province tier's engines give, table by table; the runs after it, which
+    bring a few changed rows, never start Spark, and stay equal too."""
+    import jinbao.spark
+    from loaders.reconciled import has_bucket
+
+    roots = {}
+    for engine in ("spark", "here"):
+        roots[engine] = tmp_path / engine
+        shutil.copytree(provinces_loaded, roots[engine])
+    spark_cfg = load_national_config(roots["spark"] / "national.toml")
+    assert spark_cfg.spark.enabled and spark_cfg.spark.master == "local[*]"  # the default
+    reconciled = []
+    real = runner.load_reconciled
+    monkeypatch.setattr(runner, "load_reconciled", lambda *a: reconciled.append(a[2]) or real(*a))
+    first = national_run(spark_cfg, workers=1)
+    national_run(here(roots["here"]), workers=1)
+    assert "prepare_loads" in first.timings and sorted(reconciled) == list(
+        range(spark_cfg.consolidation.buckets))  # every bucket written as Spark computed it
+    assert first.matching["entities"] > 0 and first.matching["model"] == 1
+
+    def dumps() -> tuple[dict, dict]:
+        return tuple(warehouse_dump(_engine(roots[e]), ignore_runs=True) for e in roots)
+
+    on_spark, here_ = dumps()
+    assert on_spark == here_
+    assert on_spark["review_case"] and on_spark["person"]
+    # later runs: a few changed rows, bucket by bucket, matched against the index
+    monkeypatch.setattr(jinbao.spark, "start_session", lambda *a, **k: pytest.fail(
+        "a run of a few changed rows started Spark"))
+    for root in roots.values():
+        with sqlite3.connect(root / "anhui" / "pension.db") as conn:
+            conn.execute("UPDATE ac01 SET aac003 = aac003 || '改', "
+                         "aae036 = '2025-06-01 00:00:00' WHERE aac001 % 10 = 1")
+        _province_runs(root, ["anhui"])
+    national_run(load_national_config(roots["spark"] / "national.toml"), workers=1)
+    national_run(here(roots["here"]), workers=1)
+    on_spark, here_ = dumps()
+    for dump in (on_spark, here_):  # anhui's two runs committed at two moments
+        dump.pop("watermark")
+    assert on_spark == here_
+    assert not has_bucket(roots["spark"] / "national_staging", 0)
+
+
+def test_spark_asked_for_without_pyspark_says_what_to_do(provinces_loaded, tmp_path,
+                                                         monkeypatch):
+    import importlib.util
+
+    from jinbao.errors import ConfigError
+
+    root = tmp_path / "estates"
+    shutil.copytree(provinces_loaded, root)
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyspark" else found(name, *a))
+    with pytest.raises(ConfigError, match=r"PySpark is not installed: install it with pip "
+                                          r"install 'jinbao\[spark\]', or set \[spark\] enabled"):
+        national_run(load_national_config(root / "national.toml"), workers=1)
+    assert not (root / "national_staging").exists() and not (root / "national.db").exists()

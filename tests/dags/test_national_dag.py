@@ -55,7 +55,8 @@ def test_the_national_dag_is_scheduled_on_the_provinces_assets(airflow_env, tmp_
     assert bag["seconds"]["jinbao_national.py"] < 2.0, bag["seconds"]
     assert bag["assets"] == sorted(f"jinbao://jinbao_{p}/warehouse" for p in PROVINCES)
     assert bag["tasks"] == ["bucket_groups", "finish", "load_buckets", "load_quarantined", "plan",
-                            "read_anhui", "read_guangdong", "read_sichuan", "staged_provinces"]
+                            "read_anhui", "read_guangdong", "read_sichuan", "reconcile",
+                            "staged_provinces"]
     assert bag["read"] == ["jinbao_national.anhui", "ministry"]
     assert bag["outlets"] == ["jinbao://jinbao_national/warehouse"]
     assert bag["heavy"] == []
@@ -70,6 +71,8 @@ def test_airflow_dags_test_runs_the_national_tier(airflow_env, tmp_path):  # noq
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "state=success" in done.stdout + done.stderr
+    # the first load was reconciled on Spark, in the DAG's reconcile task
+    assert "rows of 3 provinces reconciled" in done.stdout + done.stderr
     engine = warehouse_engine(f"sqlite:///{tmp_path / 'national.db'}")
     with engine.connect() as conn:
         ledger = dict(conn.execute(text("SELECT source_name, accepted FROM run_ledger")).all())

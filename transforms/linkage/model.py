@@ -26,23 +26,47 @@ log = logging.getLogger(__name__)
 SEED = 20261201  # u sampling is random: one seed, so the same data trains the same model
 
 
-def _edits(column: str, n: int, label: str) -> cll.CustomLevel:
+DIALECTS = ("duckdb", "spark")
+"""The Splink backends the model runs on: DuckDB on one machine, Spark past it (the national
+tier). The same comparisons in each; the few conditions Splink cannot write for both are
+written here per dialect."""
+
+
+def _hamming(column: str, dialect: str) -> str:
+    """How many places two values of one length differ in."""
+    left, right = f"{column}_l", f"{column}_r"
+    if dialect == "spark":  # Spark SQL has no hamming(): count the differing places
+        return (f"size(filter(sequence(1, length({left})), "
+                f"i -> substr({left}, i, 1) != substr({right}, i, 1)))")
+    return f"hamming({left}, {right})"
+
+
+def _edits(column: str, n: int, label: str, dialect: str) -> cll.CustomLevel:
     """`n` edits apart (Damerau-Levenshtein: a swap of neighbours is one). Hamming first: it is
     cheap, and values of one length n edits apart differ in at most 2n places (a
     Damerau-Levenshtein distance costs 100x more)."""
-    return cll.CustomLevel(f"hamming({column}_l, {column}_r) <= {2 * n} AND "
+    return cll.CustomLevel(f"{_hamming(column, dialect)} <= {2 * n} AND "
                            f"damerau_levenshtein({column}_l, {column}_r) = {n}", label)
 
 
-def id_comparison() -> cl.CustomComparison:
+def _within_a_year(dialect: str) -> str:
+    if dialect == "spark":
+        return ("abs(datediff(to_date(birth_l, 'yyyyMMdd'), to_date(birth_r, 'yyyyMMdd'))) "
+                "<= 365")
+    return ("abs(datediff('day', strptime(birth_l, '%Y%m%d'), strptime(birth_r, '%Y%m%d'))) "
+            "<= 365")
+
+
+def id_comparison(dialect: str = "duckdb") -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="id_number",
         comparison_description="ID number (GB 11643)",
         comparison_levels=[
             cll.NullLevel("id_number"),
             cll.ExactMatchLevel("id_number").configure(label_for_charts="the same number"),
-            _edits("id_number", 1, "one digit mistyped, or two adjacent digits swapped"),
-            _edits("id_number", 2, "two edits apart"),
+            _edits("id_number", 1, "one digit mistyped, or two adjacent digits swapped",
+                   dialect),
+            _edits("id_number", 2, "two edits apart", dialect),
             cll.CustomLevel("id_area_l = id_area_r AND id_birth_l = id_birth_r",
                             "same area code and birth-date part"),
             cll.ElseLevel(),
@@ -72,20 +96,19 @@ def name_comparison() -> cl.CustomComparison:
         ])
 
 
-def birth_comparison() -> cl.CustomComparison:
+def birth_comparison(dialect: str = "duckdb") -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="birth",
         comparison_description="birth date",
         comparison_levels=[
             cll.NullLevel("birth"),
             cll.ExactMatchLevel("birth").configure(label_for_charts="the same birth date"),
-            _edits("birth", 1, "one digit different, or two adjacent digits swapped"),
+            _edits("birth", 1, "one digit different, or two adjacent digits swapped", dialect),
             cll.CustomLevel("birth_l = substr(birth_r, 1, 4) || substr(birth_r, 7, 2) || "
                             "substr(birth_r, 5, 2)", "day and month swapped"),
             cll.CustomLevel("substr(birth_l, 1, 6) = substr(birth_r, 1, 6)",
                             "same year and month"),
-            cll.CustomLevel("abs(datediff('day', strptime(birth_l, '%Y%m%d'), "
-                            "strptime(birth_r, '%Y%m%d'))) <= 365", "within a year"),
+            cll.CustomLevel(_within_a_year(dialect), "within a year"),
             cll.ElseLevel(),
         ])
 
@@ -106,12 +129,14 @@ def birth_vs_id_comparison() -> cl.CustomComparison:
         ])
 
 
-def settings() -> SettingsCreator:
+def settings(dialect: str = "duckdb") -> SettingsCreator:
+    """The model's settings, its conditions written for `dialect` (DIALECTS)."""
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=[
-            id_comparison(), name_comparison(), birth_comparison(), birth_vs_id_comparison(),
+            id_comparison(dialect), name_comparison(), birth_comparison(dialect),
+            birth_vs_id_comparison(),
             cl.ExactMatch("sex"),
             cl.ExactMatch("region").configure(term_frequency_adjustments=True),
             cl.ExactMatch("employer").configure(term_frequency_adjustments=True),
@@ -196,15 +221,20 @@ def forget_trained() -> None:
 def trained(entities: pd.DataFrame) -> tuple[dict, float]:
     """(Splink's model JSON, the case threshold) learnt from these entities alone: the prior
     from PRIOR_RULES at PRIOR_RECALL, u from random pairs, m by EM over EM_BLOCKS, then the
-    threshold from the model's own predictions (MAX_FDR). Training is a function of the
-    entities (u sampling is seeded), so a process that trains on the same entities again
+    threshold from the model's own predictions (MAX_FDR), all over training_sample(entities)."""
+    return trained_on(training_sample(entities))
+
+
+def trained_on(sample: pd.DataFrame) -> tuple[dict, float]:
+    """trained, on a training sample already taken (on Spark, say). Training is a function of
+    the sample (u sampling is seeded), so a process that trains on the same sample again
     (warehouses loaded from one estate) gets the same model without the work."""
-    compared = entities.drop(columns=["changed"], errors="ignore").sort_values("unique_id")
+    compared = sample.drop(columns=["changed"], errors="ignore").sort_values("unique_id")
     key = (len(compared), int(pd.util.hash_pandas_object(compared, index=False).sum()))
     if key not in _TRAINED:
         if len(_TRAINED) >= 4:
             _TRAINED.pop(next(iter(_TRAINED)))
-        _TRAINED[key] = _trained(entities)
+        _TRAINED[key] = _trained(sample)
     found, threshold = _TRAINED[key]
     return json.loads(json.dumps(found)), threshold
 
@@ -215,23 +245,36 @@ def block_pairs(entities: pd.DataFrame, key: str) -> int:
     return int((sizes * (sizes - 1) / 2).sum())
 
 
-def training_sample(entities: pd.DataFrame, budget: float = TRAINING_PAIRS) -> pd.DataFrame:
-    """The entities training learns from: all of them, or, when an EM block would hold more
-    than `budget` pairs, a uniform sample (by a hash of the unique id, so the same entities
-    give the same sample) of the share that brings the largest block to about the budget."""
-    largest = max(block_pairs(entities, key) for key in EM_KEYS)
+def sample_share(largest: int, entities: int, budget: float = TRAINING_PAIRS) -> float:
+    """The share of the entities training learns from: 1, or, when the largest EM block holds
+    `largest` pairs, more than `budget`, the share that brings it to about the budget."""
     if largest <= budget:
-        return entities
+        return 1.0
     share = math.sqrt(budget / largest)
     log.info("linkage: an EM block would hold %d pairs; training on a %.3f sample of the "
-             "%d entities", largest, share, len(entities))
+             "%d entities", largest, share, entities)
+    return share
+
+
+def sampled(entities: pd.DataFrame, share: float) -> pd.DataFrame:
+    """The entities whose id hashes below `share` of the hash range (the same entities give
+    the same sample, whatever else is beside them)."""
+    if share >= 1:
+        return entities
     hashed = pd.util.hash_pandas_object(entities["unique_id"], index=False, hash_key=str(SEED)
                                         .rjust(16, "0")).to_numpy()
     return entities[hashed < np.uint64(share * 2.0**64)]
 
 
+def training_sample(entities: pd.DataFrame, budget: float = TRAINING_PAIRS) -> pd.DataFrame:
+    """The entities training learns from: all of them, or, when an EM block would hold more
+    than `budget` pairs, a uniform sample (by a hash of the unique id, so the same entities
+    give the same sample) of the share that brings the largest block to about the budget."""
+    largest = max(block_pairs(entities, key) for key in EM_KEYS)
+    return sampled(entities, sample_share(largest, len(entities), budget))
+
+
 def _trained(entities: pd.DataFrame) -> tuple[dict, float]:
-    entities = training_sample(entities)
     # a level no trained block shows keeps its default m (Splink warns per level, per block)
     logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
 
@@ -310,12 +353,42 @@ def term_frequencies(entities: pd.DataFrame, counts: dict[str, pd.Series] | None
     return out
 
 
+def in_dialect(model: dict, dialect: str) -> dict:
+    """A stored model with its SQL written for `dialect`: each comparison level's condition and
+    each blocking rule as settings(dialect) writes them, every learnt parameter kept. A model
+    whose comparisons are not this code's (an older jinbao trained it) is refused: retrain."""
+    if model.get("sql_dialect", "duckdb") == dialect:
+        return model
+    fresh = settings(dialect).create_settings_dict(dialect)
+    out = json.loads(json.dumps(model))
+    for stored, written in zip(out["comparisons"], fresh["comparisons"], strict=False):
+        labels = [[lv.get("label_for_charts") for lv in c["comparison_levels"]]
+                  for c in (stored, written)]
+        if stored["output_column_name"] != written["output_column_name"] or labels[0] != labels[1]:
+            raise ValueError(f"the stored model's comparison {stored['output_column_name']!r} is "
+                             "not this jinbao's: retrain it (jinbao match train)")
+        for level, condition in zip(stored["comparison_levels"], written["comparison_levels"],
+                                    strict=True):
+            level["sql_condition"] = condition["sql_condition"]
+    if len(out["comparisons"]) != len(fresh["comparisons"]):
+        raise ValueError("the stored model's comparisons are not this jinbao's: retrain it "
+                         "(jinbao match train)")
+    out["blocking_rules_to_generate_predictions"] = fresh["blocking_rules_to_generate_predictions"]
+    out["sql_dialect"] = dialect
+    return out
+
+
 def for_changed(model: dict) -> dict:
     """The model with each blocking rule limited to pairs that involve a changed entity."""
     changed = json.loads(json.dumps(model))
     for rule in changed["blocking_rules_to_generate_predictions"]:
         rule["blocking_rule"] = f"({rule['blocking_rule']}) AND (l.changed = 1 OR r.changed = 1)"
     return changed
+
+
+KEPT_PREFIXES = ("unique_id", "match_", "gamma_", "mw_", "is_person", "changed")
+"""The columns of a scored pair kept: ids, probability and weight, each comparison's level and
+weight (the values compared stay out of the evidence)."""
 
 
 def scored(entities: pd.DataFrame, model: dict, changed_only: bool = False,
@@ -337,8 +410,7 @@ def scored(entities: pd.DataFrame, model: dict, changed_only: bool = False,
                                                warning_mode="never").as_pandas_dataframe()
 
     result = _with_linker(entities, rules, predict)
-    kept = [c for c in result.columns if c.startswith(("unique_id", "match_", "gamma_", "mw_",
-                                                       "is_person", "changed"))]
+    kept = [c for c in result.columns if c.startswith(KEPT_PREFIXES)]
     return result[kept]  # the values compared stay out of the evidence
 
 
