@@ -166,7 +166,9 @@ class SparkMatcher:
 def _chunks(conn: Connection, query, size: int):
     """The query's rows in frames of `size` (read_frame of each slice by row offset would
     re-run the query: one result, read a part at a time)."""
-    result = conn.execution_options(yield_per=size).execute(query)
+    # the option for this statement alone: set on the connection, it would stay, and every
+    # later statement (a DELETE) would be sent through a server-side cursor
+    result = conn.execute(query, execution_options={"yield_per": size})
     for part in result.partitions():
         yield pd.DataFrame(part, columns=list(result.keys()))
 

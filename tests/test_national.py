@@ -380,11 +380,13 @@ def re_full_id(text_: str | None) -> bool:
     return bool(text_) and re.fullmatch(r"\d{17}[\dXx]", text_) is not None
 
 
+@pytest.mark.postgres
 def test_spark_builds_the_warehouse_the_local_engines_build(provinces_loaded, tmp_path,
-                                                            monkeypatch):
-    """A first national load reconciled on Spark and matched there ([spark], local[*]) gives
-    the warehouse the province tier's engines give, table by table; the runs after it, which
-    bring a few changed rows, never start Spark, and stay equal too."""
+                                                            monkeypatch, pg_url):
+    """A first national load reconciled on Spark and matched there ([spark], local[*]), into
+    a PostgreSQL warehouse, gives the warehouse the province tier's engines give into SQLite,
+    table by table; the runs after it, which bring a few changed rows, never start Spark, and
+    stay equal too."""
     import jinbao.spark
     from loaders.reconciled import has_bucket
 
@@ -394,6 +396,8 @@ def test_spark_builds_the_warehouse_the_local_engines_build(provinces_loaded, tm
         shutil.copytree(provinces_loaded, roots[engine])
     spark_cfg = load_national_config(roots["spark"] / "national.toml")
     assert spark_cfg.spark.enabled and spark_cfg.spark.master == "local[*]"  # the default
+    spark_cfg = dataclasses.replace(spark_cfg, consolidation=dataclasses.replace(
+        spark_cfg.consolidation, warehouse_url=pg_url))
     reconciled = []
     real = runner.load_reconciled
     monkeypatch.setattr(runner, "load_reconciled", lambda *a: reconciled.append(a[2]) or real(*a))
@@ -404,7 +408,8 @@ def test_spark_builds_the_warehouse_the_local_engines_build(provinces_loaded, tm
     assert first.matching["entities"] > 0 and first.matching["model"] == 1
 
     def dumps() -> tuple[dict, dict]:
-        return tuple(warehouse_dump(_engine(roots[e]), ignore_runs=True) for e in roots)
+        return (warehouse_dump(warehouse_engine(pg_url), ignore_runs=True),
+                warehouse_dump(_engine(roots["here"]), ignore_runs=True))
 
     on_spark, here_ = dumps()
     assert on_spark == here_
@@ -417,7 +422,7 @@ def test_spark_builds_the_warehouse_the_local_engines_build(provinces_loaded, tm
             conn.execute("UPDATE ac01 SET aac003 = aac003 || '改', "
                          "aae036 = '2025-06-01 00:00:00' WHERE aac001 % 10 = 1")
         _province_runs(root, ["anhui"])
-    national_run(load_national_config(roots["spark"] / "national.toml"), workers=1)
+    national_run(spark_cfg, workers=1)
     national_run(here(roots["here"]), workers=1)
     on_spark, here_ = dumps()
     for dump in (on_spark, here_):  # anhui's two runs committed at two moments
