@@ -17,7 +17,7 @@ MINORITY_NAMES = (("阿依古丽", "买买提", "05"), ("热依拉", "艾力", "
 CITIES = ("440100", "440300", "440600")
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     id_number: str
     name: str
