@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Engine, create_engine, func, make_url, select
+from sqlalchemy import Engine, create_engine, func, literal, make_url, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jinbao import runner, staging
@@ -56,7 +56,13 @@ from loaders.ledger import watermarks
 from loaders.schema import ensure_schema
 from loaders.warehouse import warehouse_engine
 from schemas.identity import ID_RULES
-from schemas.warehouse import identity_override, quarantine, run_ledger, source_record
+from schemas.warehouse import (
+    identity_override,
+    quarantine,
+    review_decision,
+    run_ledger,
+    source_record,
+)
 from transforms.reconcile import bucket_of
 from transforms.survivorship import Survivorship
 
@@ -128,11 +134,15 @@ def _runs_since(conn, since: str | None) -> tuple[list[str], str | None]:
 def _province_rows(frame: pd.DataFrame, province: str, run_id: str, buckets: int,
                    merged: dict[str, str], lifted: set[str]) -> pd.DataFrame:
     """A province's source rows as the national tier's: source 'anhui/pension', the province
-    named, the national bucket, this run's id; content and row hash unchanged. `merged`: the
-    rows a national merge gave a person ('anhui/pension|key' -> number); `lifted`: those of
-    them quarantined only for their ID number, which the merge accepted."""
+    named, the national bucket, this run's id, content unchanged; the row hash also covers the
+    person and outcome the province gave the row (a province's merge changes them, not the
+    hash it keeps for the row's content). `merged`: the rows a national merge gave a person
+    ('anhui/pension|key' -> number); `lifted`: those of them quarantined only for their ID
+    number, which the merge accepted."""
+    given = frame[["row_hash", "id_number", "outcome"]].astype("string")
     frame = frame.assign(source_system=province + "/" + frame["source_system"].astype("string"),
-                         province=province, run_id=run_id)
+                         province=province, run_id=run_id,
+                         row_hash=pd.util.hash_pandas_object(given, index=False).astype("int64"))
     if merged:
         keys = frame["source_system"] + "|" + frame["source_key"].astype("string")
         target = keys.map(merged)
@@ -142,6 +152,22 @@ def _province_rows(frame: pd.DataFrame, province: str, run_id: str, buckets: int
     accepted = frame["outcome"] == "accepted"
     return frame.assign(bucket=bucket_of(frame["id_number"].fillna("0"), buckets)
                         .where(accepted))
+
+
+def _moved_since(conn, since: str | None) -> set[tuple[str, str]]:
+    """The rows the province's merges (or their undoing) gave another person since `since`:
+    a decision changes rows in place, in no province run, so the runs alone would miss them."""
+    decided = review_decision.c
+    query = select(decided.detail).where(decided.decision == literal("merge"))
+    if since:
+        moment = datetime.strptime(since, MOMENT)
+        query = query.where(or_(decided.decided_at > moment, decided.undone_at > moment))
+    return {(row["source_system"], row["source_key"]) for detail in conn.execute(query).scalars()
+            for row in json.loads(detail or "{}").get("rows", [])}
+
+
+def _by_keys(table, keys: list[tuple[str, str]]):
+    return tuple_(table.c.source_system, table.c.source_key).in_(keys)
 
 
 def _national_merges(engine: Engine, province: str) -> dict[str, str]:
@@ -154,9 +180,9 @@ def _national_merges(engine: Engine, province: str) -> dict[str, str]:
 
 
 def stage_province(cfg: NationalConfig, run_id: str, province: str) -> dict:
-    """Stage the rows of the province's runs committed since its national watermark, as the
-    stage of a source does (accepted rows by bucket, quarantined rows with their rules, a
-    manifest written last)."""
+    """Stage the rows of the province's runs committed since its national watermark, and the
+    rows its merges (or their undoing) moved since, as the stage of a source does (accepted
+    rows by bucket, quarantined rows with their rules, a manifest written last)."""
     began = time.perf_counter()
     national = cfg.consolidation
     folder = staging.run_folder(national.staging_root, run_id)
@@ -168,28 +194,41 @@ def stage_province(cfg: NationalConfig, run_id: str, province: str) -> dict:
     merged = _national_merges(target, province)
     target.dispose()
     engine = province_engine(cfg.provinces[province])
-    counts = {"extracted": 0, "accepted": 0, "quarantined": 0}
+    counts = {"extracted": 0, "accepted": 0, "quarantined": 0, "moved_by_decisions": 0}
     rules: dict[str, int] = {}
     writer, clock = StagingWriter(), Stopwatch()
     columns = [source_record.c[c] for c in RECORD_COLUMNS if c != "province"]
     try:
         with engine.connect() as conn:
             runs, newest = _runs_since(conn, since)
-            for start in range(0, len(runs), 500):
-                chosen = runs[start:start + 500]
-                found = pd.DataFrame(conn.execute(select(quarantine).where(
-                    quarantine.c.run_id.in_(chosen))).all(), columns=RULE_SCHEMA.names)
+            moved = sorted(_moved_since(conn, since))
+            # a run's rows by its id; the rows decisions moved by their keys (once: not those
+            # of a run read already)
+            scopes = [(source_record.c.run_id.in_(chosen), quarantine.c.run_id.in_(chosen), False)
+                      for chosen in (runs[i:i + 500] for i in range(0, len(runs), 500))]
+            scopes += [(_by_keys(source_record, keys), _by_keys(quarantine, keys), True)
+                       for keys in (moved[i:i + 500] for i in range(0, len(moved), 500))]
+            read_runs = set(runs)
+            for rows_in, rules_in, by_key in scopes:
+                found = pd.DataFrame(conn.execute(select(quarantine).where(rules_in)).all(),
+                                     columns=RULE_SCHEMA.names)
+                if by_key:
+                    found = found[~found["run_id"].isin(read_runs)]
                 found = found.assign(source_system=province + "/" + found["source_system"],
                                      run_id=run_id)
                 keys = found["source_system"] + "|" + found["source_key"]
                 only_id = found.groupby(keys)["rule"].agg(lambda r: set(r) <= set(ID_RULES))
                 lifted = set(only_id.index[only_id.astype(bool).to_numpy()]) & set(merged)
                 found = found[~keys.isin(lifted).to_numpy()]
-                result = conn.execution_options(yield_per=BATCH_ROWS).execute(
-                    select(*columns).where(source_record.c.run_id.in_(chosen)))
+                result = conn.execute(select(*columns).where(rows_in),
+                                      execution_options={"yield_per": BATCH_ROWS})
                 for batch in result.partitions():
-                    frame = _province_rows(pd.DataFrame(batch, columns=result.keys()),
-                                           province, run_id, national.buckets, merged, lifted)
+                    frame = pd.DataFrame(batch, columns=result.keys())
+                    if by_key:
+                        frame = frame[~frame["run_id"].isin(read_runs)]
+                        counts["moved_by_decisions"] += len(frame)
+                    frame = _province_rows(frame, province, run_id, national.buckets, merged,
+                                           lifted)
                     _write(writer, folder, province, frame)
                     counts["extracted"] += len(frame)
                     counts["accepted"] += int((frame["outcome"] == "accepted").sum())

@@ -25,7 +25,7 @@ from jinbao.national import load_national_config, national_run
 from jinbao.runner import run_pipeline
 from loaders.warehouse import warehouse_engine
 from schemas.warehouse import review_case, source_record
-from tests.conftest import warehouse_dump
+from tests.conftest import settled, standing, warehouse_dump
 
 PROVINCES = ("guangdong", "anhui", "sichuan")
 JINBAO = str(Path(sys.executable).parent / "jinbao")
@@ -446,3 +446,67 @@ def test_spark_asked_for_without_pyspark_says_what_to_do(provinces_loaded, tmp_p
                                           r"install 'jinbao\[spark\]', or set \[spark\] enabled"):
         national_run(load_national_config(root / "national.toml"), workers=1)
     assert not (root / "national_staging").exists() and not (root / "national.db").exists()
+
+
+def test_a_provinces_merge_and_its_undo_reach_the_national_tier_without_a_province_run(
+        national, tmp_path):
+    """A province's merge moves rows in place, in no run: the next national run reads those
+    rows (and none other), and gives the national warehouse a national build from scratch
+    over the provinces as they now stand gives; undone, the rows move back."""
+
+
+    from jinbao import review
+
+    root, _ = national
+    province = None
+    for name in PROVINCES:
+        cfg = load_config(root / name / "jinbao.toml")
+        for case in review.case_listing(cfg, "suspected_duplicate", "open", 1000)["cases"]:
+            with warehouse_engine(cfg.warehouse_url).connect() as conn:
+                evidence = json.loads(conn.execute(text(
+                    "SELECT evidence FROM review_case WHERE case_id = :c"),
+                    {"c": case["case_id"]}).scalar_one())
+            people = [i for i, e in enumerate(evidence["entities"], 1) if "|" not in e]
+            if people:
+                province, chosen, keep = name, case["case_id"], people[0]
+                break
+        if province:
+            break
+    assert province, "no province case with a person to keep"
+    cfg = load_config(root / province / "jinbao.toml")
+    before = {(s, k): (n, o) for s, k, n, o in national_rows_of(root, province)}
+    decided = review.resolve_case(cfg, chosen, "merge", "clerk", keep, None, None)
+    moved = [(f"{province}/{r['source_system']}", r["source_key"])
+             for r in json.loads(decided["detail"])["rows"]]
+    assert moved
+    with warehouse_engine(cfg.warehouse_url).connect() as conn:
+        now = {(f"{province}/{s}", k): (n, o) for s, k, n, o in conn.execute(text(
+            "SELECT source_system, source_key, id_number, outcome FROM source_record")).all()}
+    after = national_run(here(root), workers=1)
+    read = {m["source_name"]: (m["extracted"], m["province_runs"]) for m in after.sources}
+    assert read[province] == (len(moved), 0) and all(
+        read[p] == (0, 0) for p in PROVINCES if p != province)
+    national_now = {(s, k): (n, o) for s, k, n, o in national_rows_of(root, province)}
+    assert all(national_now[key] == now[key] != before[key] for key in moved)
+    # the same warehouse a national build from scratch gives over the provinces as they are
+    fresh = tmp_path / "fresh"
+    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns("national.db*",
+                                                                "national_staging"))
+    national_run(here(fresh), workers=1)
+    dumps = []
+    for engine in (_engine(root), _engine(fresh)):
+        settled(engine)  # one model for both: each trained its first on other rows
+        dumps.append(standing(warehouse_dump(engine, ignore_runs=True)))
+        dumps[-1].pop("watermark")
+    assert dumps[0] == dumps[1]
+    # undone at the province: the rows move back at the next national run
+    review.undo_case(cfg, chosen, "clerk")
+    national_run(here(root), workers=1)
+    national_now = {(s, k): (n, o) for s, k, n, o in national_rows_of(root, province)}
+    assert all(national_now[key] == before[key] for key in moved)
+
+
+def national_rows_of(root: Path, province: str) -> list[tuple]:
+    with _engine(root).connect() as conn:
+        return conn.execute(text("SELECT source_system, source_key, id_number, outcome FROM "
+                                 "source_record WHERE province = :p"), {"p": province}).all()
