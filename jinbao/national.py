@@ -39,7 +39,15 @@ from jinbao.config_model import NationalFile, read_file
 from jinbao.errors import SourceBroken, SourceUnavailable
 from jinbao.marts import store_insured_stats
 from jinbao.national_spark import SparkMatcher, reconcile_first_load
-from jinbao.progress import national_case_figures, province_figures, store_progress
+from jinbao.progress import (
+    change_marks,
+    counted_from,
+    national_case_figures,
+    province_figures,
+    store_counted_from,
+    store_progress,
+    stored_status,
+)
 from jinbao.runner import failure_reason
 from jinbao.spark import LazySession, SparkSettings
 from jinbao.stage import (
@@ -52,7 +60,7 @@ from jinbao.stage import (
     new_run_id,
     peak_rss_mib,
 )
-from loaders.ledger import watermarks
+from loaders.ledger import loads_of, watermarks
 from loaders.schema import ensure_schema
 from loaders.warehouse import warehouse_engine
 from schemas.identity import ID_RULES
@@ -282,27 +290,64 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
                                 ).cast(RECORD_SCHEMA)
 
 
-def record_progress(cfg: NationalConfig, run_id: str, month: str) -> dict[str, str]:
+def record_progress(cfg: NationalConfig, run_id: str, month: str, changed: bool,
+                    national_marks: dict) -> dict[str, str]:
     """The month's progress figures of every province (jinbao.progress), stored in the national
-    warehouse; each province's status."""
+    warehouse; each province's status. A province whose warehouse and national cases give the
+    marks its figures were counted from keeps them, when this run `changed` nothing."""
     engine = warehouse_engine(cfg.consolidation.warehouse_url)
     statuses = {}
     with engine.begin() as conn:
         for province, url in cfg.provinces.items():
+            scope = f"progress:{province}"
             try:
                 source = province_engine(url)
                 with source.connect() as read:
+                    marks = {"province": change_marks(read), "national": national_marks}
+                    kept = stored_status(conn, month, province)
+                    if not changed and kept and counted_from(conn, month, scope) == marks:
+                        statuses[province] = kept
+                        continue
                     figures = province_figures(read, month)
                 source.dispose()
             except (SourceBroken, DBAPIError) as error:
                 log.warning("province %s: no progress figures (%s)", province,
                             failure_reason(error))
-                figures = [("status", "", None, "unreachable")]
+                figures, marks = [("status", "", None, "unreachable")], {}
             figures += national_case_figures(conn, province)
             store_progress(conn, month, province, figures, run_id)
+            store_counted_from(conn, month, scope, marks, run_id)
             statuses[province] = next(t for m, _, _, t in figures if m == "status")
     engine.dispose()
     return statuses
+
+
+def record_insured_stats(cfg: NationalConfig, run_id: str, month: str, changed: bool,
+                         national_marks: dict) -> int | None:
+    """The month's insured statistics (jinbao.marts), counted again unless this run `changed`
+    nothing and the national warehouse gives the marks they were counted from; the groups
+    counted (None: kept)."""
+    engine = warehouse_engine(cfg.consolidation.warehouse_url)
+    with engine.begin() as conn:
+        marks = {"national": national_marks}
+        if not changed and counted_from(conn, month, "insured_stats") == marks:
+            groups = None
+        else:
+            groups = store_insured_stats(conn, month, run_id)
+            store_counted_from(conn, month, "insured_stats", marks, run_id)
+    engine.dispose()
+    return groups
+
+
+def changed_anything(cfg: NationalConfig, run_id: str, finished: dict) -> bool:
+    """Whether the run wrote a source row, recomputed a person or moved a case."""
+    engine = warehouse_engine(cfg.consolidation.warehouse_url)
+    written = loads_of(engine, run_id)
+    engine.dispose()
+    swept, matched = finished["swept"], finished["suspected_duplicates"]
+    return bool(any(new or old for new, old in written.values())
+                or swept["persons_written"] or swept["persons_removed"]
+                or matched.get("opened") or matched.get("withdrawn"))
 
 
 def national_run(cfg: NationalConfig, workers: int | None = None,
@@ -317,7 +362,9 @@ def national_run(cfg: NationalConfig, workers: int | None = None,
     run_id = new_run_id(started)
     note = progress or (lambda _stage, _detail: None)
     spark = spark_of(cfg, run_id)  # PySpark missing: said before anything is read
-    ensure_schema(warehouse_engine(national.warehouse_url))
+    engine = warehouse_engine(national.warehouse_url)
+    ensure_schema(engine)
+    engine.dispose()
     clock = Stopwatch()
     pool = runner.worker_pool(workers)
     load_pool = None if national.warehouse_url.startswith("sqlite") else pool
@@ -390,11 +437,13 @@ def finish_national(cfg: NationalConfig, run_id: str, started: datetime,
     finished = runner.finish_run(national, run_id, started, bulk=matcher)
     began = time.perf_counter()
     month = f"{local_now(national):%Y-%m}"
-    statuses = record_progress(cfg, run_id, month)
+    changed = changed_anything(cfg, run_id, finished)
     engine = warehouse_engine(national.warehouse_url)
-    with engine.begin() as conn:
-        groups = store_insured_stats(conn, month, run_id)
+    with engine.connect() as conn:
+        marks = change_marks(conn, runs=False)
     engine.dispose()
+    statuses = record_progress(cfg, run_id, month, changed, marks)
+    groups = record_insured_stats(cfg, run_id, month, changed, marks)
     for province, reason in failed.items():
         runner.record_failure(national, run_id, province, "stage", SourceUnavailable(reason))
     finished["timings"]["progress"] = round(time.perf_counter() - began, 4)

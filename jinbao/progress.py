@@ -21,6 +21,7 @@ Counts only: no ID number, no name.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -29,10 +30,12 @@ from sqlalchemy import Connection, and_, delete, func, literal, select
 
 from schemas.warehouse import (
     enrollment,
+    mart_input,
     monthly_progress,
     person,
     review_case,
     review_case_row,
+    review_decision,
     run_ledger,
     run_stat,
 )
@@ -114,6 +117,46 @@ def national_case_figures(conn: Connection, province: str) -> list[tuple[str, st
         review_case.c.status == "open", review_case.c.case_id.in_(ids))
         .group_by(review_case.c.kind)).all()
     return [("national_cases", kind, float(n), None) for kind, n in counted]
+
+
+def change_marks(conn: Connection, runs: bool = True) -> dict[str, str | int | None]:
+    """What a warehouse's marts are counted from changes with: its committed runs (`runs`) and
+    its reviewers' decisions (counts and last moments). Equal marks: nothing to count again.
+    (The national warehouse's own runs are not marks: a national run that wrote anything
+    counts its marts again anyway.)"""
+    decided = conn.execute(select(func.count(), func.max(review_decision.c.decided_at),
+                                  func.max(review_decision.c.undone_at))).one()
+    marks = {"decisions": int(decided[0]), "last_decided": _text(decided[1]),
+             "last_undone": _text(decided[2])}
+    if runs:
+        committed = conn.execute(select(func.count(), func.max(run_ledger.c.finished_at))).one()
+        marks.update(runs=int(committed[0]), last_run=_text(committed[1]))
+    return marks
+
+
+def _text(moment) -> str | None:
+    return None if moment is None else str(moment)
+
+
+def counted_from(conn: Connection, month: str, scope: str) -> dict | None:
+    """The inputs the month's figures of `scope` were last counted from (None: never)."""
+    found = conn.execute(select(mart_input.c.inputs).where(
+        mart_input.c.month == month, mart_input.c.scope == scope)).scalar()
+    return None if found is None else json.loads(found)
+
+
+def store_counted_from(conn: Connection, month: str, scope: str, inputs: dict,
+                       run_id: str) -> None:
+    conn.execute(delete(mart_input).where(mart_input.c.month == month,
+                                          mart_input.c.scope == scope))
+    conn.execute(mart_input.insert().values(month=month, scope=scope, run_id=run_id,
+                                            inputs=json.dumps(inputs, sort_keys=True)))
+
+
+def stored_status(conn: Connection, month: str, province: str) -> str | None:
+    return conn.execute(select(monthly_progress.c.text).where(
+        monthly_progress.c.month == month, monthly_progress.c.province == province,
+        monthly_progress.c.measure == "status")).scalar()
 
 
 def store_progress(conn: Connection, month: str, province: str, figures: list[tuple],

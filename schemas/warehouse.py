@@ -301,6 +301,19 @@ monthly_progress = Table(
 
 # Macro statistics (宏观决策): insured persons by month, province, pooling region, scheme, age
 # band and sex, with the change since the month before; for analysts and BI tools.
+# What a month's marts were last counted from (national tier): a run that changed nothing
+# finds the same inputs and keeps the figures, rather than counting the warehouse again.
+mart_input = Table(
+    "mart_input", metadata,
+    Column("month", String(7), primary_key=True, comment="YYYY-MM"),
+    Column("scope", String(96), primary_key=True,
+           comment="insured_stats | progress:<province>"),
+    Column("inputs", Text, nullable=False,
+           comment="JSON: counts and last change times of what the figures are counted from"),
+    Column("run_id", String(64), nullable=False, comment="the national run that counted"),
+)
+
+
 insured_stats = Table(
     "insured_stats", metadata,
     Column("month", String(7), primary_key=True,

@@ -107,12 +107,38 @@ def test_cross_province_duplicate_enrollments_are_found(national):
 
 
 def test_a_national_rerun_with_nothing_changed_changes_nothing(national):
-    root, _ = national
+    """...and counts nothing again: the month's marts are kept, until a province's reviewer
+    decides a case (its open cases change, in no province run): then that province's figures
+    are counted again, and equal its warehouse's."""
+    from jinbao import review
+
+    root, first = national
     before = warehouse_dump(_engine(root))
+
+    def counted_by() -> dict[str, str]:
+        with _engine(root).connect() as conn:
+            return dict(conn.execute(text("SELECT scope, run_id FROM mart_input")).all())
+
+    assert set(counted_by().values()) == {first.run_id}
     again = national_run(here(root), workers=1)
     assert all(m["extracted"] == 0 for m in again.sources)
     assert all(b["persons_written"] == 0 for b in again.buckets)
     assert warehouse_dump(_engine(root)) == before
+    assert set(counted_by().values()) == {first.run_id}  # nothing counted again
+    anhui = load_config(root / "anhui" / "jinbao.toml")
+    case = review.case_listing(anhui, "duplicate_enrollment", "open", 1)["cases"][0]["case_id"]
+    review.resolve_case(anhui, case, "confirm", "clerk", 1, None, None)
+    third = national_run(here(root), workers=1)
+    counters = counted_by()
+    assert counters.pop("progress:anhui") == third.run_id
+    assert set(counters.values()) == {first.run_id}  # the other provinces, the statistics
+    with _engine(root).connect() as conn:
+        counted = conn.execute(text(
+            "SELECT sum(value) FROM monthly_progress WHERE province = 'anhui' "
+            "AND measure = 'open_cases'")).scalar_one()
+    with warehouse_engine(anhui.warehouse_url).connect() as conn:
+        assert counted == conn.execute(text(
+            "SELECT count(*) FROM review_case WHERE status = 'open'")).scalar_one()
 
 
 def test_a_change_in_one_province_touches_only_its_people(national):
