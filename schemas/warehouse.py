@@ -51,8 +51,9 @@ person = Table(
     Column("source_rows", Integer, nullable=False, comment="source rows merged into this person"),
     *_provenance(),
     Column("valid_from", DateTime, nullable=False),
-    Column("created_run", String(64), nullable=False),
-    Column("updated_run", String(64), nullable=False),
+    # indexed: a run's matching reads the persons it wrote, not every person
+    Column("created_run", String(64), nullable=False, index=True),
+    Column("updated_run", String(64), nullable=False, index=True),
 )
 
 person_history = Table(
@@ -62,7 +63,8 @@ person_history = Table(
     Column("valid_to", DateTime, nullable=False),
     Column("source_rows", Integer),
     *_provenance(),
-    Column("run_id", String(64), nullable=False, comment="run that replaced this version"),
+    Column("run_id", String(64), nullable=False, index=True,
+           comment="run that replaced this version"),
 )
 
 enrollment = Table(
@@ -88,7 +90,9 @@ source_record = Table(
     Column("id_repairs", String(), comment="repairs applied to the ID as read"),
     *_fields(SOURCE_ROW[1:], (), lenient=True),
     Column("watermark", String(32)),
-    Column("run_id", String(64), nullable=False),
+    # indexed: the national tier reads a province's rows by the runs that wrote them, and a
+    # run's matching reads the rows it wrote
+    Column("run_id", String(64), nullable=False, index=True),
     Column("province", String(64), comment=PROVINCE),
 )
 

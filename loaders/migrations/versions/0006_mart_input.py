@@ -1,5 +1,6 @@
 """What each month's national marts were counted from (mart_input): a national run that changed
-nothing keeps the month's figures instead of counting the warehouses again.
+nothing keeps the month's figures instead of counting the warehouses again. Indexes on the run
+columns that a run's matching and the national read search by (they scanned the tables).
 
 Revision ID: 0006
 Revises: 0005
@@ -12,6 +13,9 @@ revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
+
+RUN_COLUMNS = [("source_record", "run_id"), ("person", "created_run"), ("person", "updated_run"),
+               ("person_history", "run_id")]
 
 
 def upgrade() -> None:
@@ -26,7 +30,12 @@ def upgrade() -> None:
                   comment="the national run that counted"),
         sa.PrimaryKeyConstraint("month", "scope"),
     )
+    for table, column in RUN_COLUMNS:
+        op.create_index(f"ix_{table}_{column}", table, [column])
 
 
 def downgrade() -> None:
+    for table, column in RUN_COLUMNS:
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
     op.drop_table("mart_input")
+
