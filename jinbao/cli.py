@@ -412,6 +412,77 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _served_config(path: str | None) -> Config:
+    """The configuration whose warehouse the service serves: a province's, or the national
+    tier's (national.toml)."""
+    from jinbao.config import is_national_file
+
+    if path and is_national_file(path):
+        from jinbao.national import load_national_config
+
+        return load_national_config(path).consolidation
+    return load_config(path)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    cfg = _served_config(args.config)
+    host, port = args.host or cfg.service.host, args.port or cfg.service.port
+    app = create_app(cfg)
+    err.print(f"jinbao serve: http://{host}:{port}/ over {masked_url(cfg.warehouse_url)} "
+              "(Ctrl-C stops it)")
+    # no access log: a look-up's path holds the number looked up; the service keeps its own
+    # record of every look-up (access_log), masked
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    return 0
+
+
+def _password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigError("the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from loaders.schema import ensure_schema
+    from loaders.warehouse import warehouse_engine
+    from service import accounts
+
+    cfg = _served_config(args.config)
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    try:
+        with engine.begin() as conn:
+            if args.users_command == "add":
+                user = accounts.add_user(conn, args.name, args.role, _password())
+                err.print(f"account {user.name} ({user.role}) added")
+            elif args.users_command == "disable":
+                accounts.disable_user(conn, args.name)
+                err.print(f"account {args.name} disabled: its logins stop at once")
+            else:
+                table = Table(title="accounts")
+                for column in ("name", "role", "created", "disabled"):
+                    table.add_column(column)
+                for row in accounts.users(conn):
+                    table.add_row(row["name"], row["role"], f"{row['created_at']:%Y-%m-%d %H:%M}",
+                                  f"{row['disabled_at']:%Y-%m-%d %H:%M}"
+                                  if row["disabled_at"] else "")
+                out.print(table)
+    except accounts.AccountError as error:
+        raise ConfigError(str(error)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_pools(args: argparse.Namespace) -> int:
     from jinbao.dag_specs import DagConfigError, dag_specs, national_specs_and_broken, pools
 
@@ -651,6 +722,28 @@ def parser() -> argparse.ArgumentParser:
     for sub in (upgrade, current):
         sub.add_argument("--config", help=CONFIG_HELP)
         sub.set_defaults(func=cmd_db)
+
+    serve = commands.add_parser(
+        "serve", help="the web service: caseworkers' review queue and the 12333 look-up")
+    serve.add_argument("--config", help=CONFIG_HELP + " (a national.toml serves the nation's)")
+    serve.add_argument("--host", help="address to listen on (default: [service] host)")
+    serve.add_argument("--port", type=_count("--port", 1, 65535),
+                       help="port (default: [service] port)")
+    serve.set_defaults(func=cmd_serve)
+
+    users = commands.add_parser("users", help="the service's accounts")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    add = users_commands.add_parser(
+        "add", help="a new account; its password from standard input (or asked twice)")
+    add.add_argument("name", help="account name (letters, digits, . _ @ -)")
+    add.add_argument("--role", required=True, choices=("caseworker", "checker", "auditor",
+                                                       "operator", "admin"))
+    users_list = users_commands.add_parser("list", help="the accounts (never a password)")
+    disable = users_commands.add_parser("disable", help="end an account (its logins stop at once)")
+    disable.add_argument("name")
+    for sub in (add, users_list, disable):
+        sub.add_argument("--config", help=CONFIG_HELP)
+        sub.set_defaults(func=cmd_users)
 
     config = commands.add_parser("config", help="the configuration file")
     config_commands = config.add_subparsers(dest="config_command", required=True)

@@ -22,6 +22,19 @@ __all__ = ["Config", "ConfigError", "default_config", "load_config", "masked_url
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """`jinbao serve` ([service] of the file)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret: str | None = None
+    """Signs logins; None: the warehouse keeps one (service.accounts.signing_key)."""
+    session_minutes: int = 30
+    login_attempts: int = 5
+    lockout_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Config:
     """Where the warehouse, staging area, GX project and sources are."""
 
@@ -54,6 +67,8 @@ class Config:
     """The national warehouse this province reports to ([national] warehouse), if any."""
     national_province: str | None = None
     """This province's name there ([national] province)."""
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    """`jinbao serve` over this warehouse ([service])."""
 
     def __post_init__(self) -> None:
         if self.report_root is None:
@@ -176,7 +191,17 @@ def from_model(model: ConfigFile, path: Path) -> Config:
         national_url=resolved_url(model.national.warehouse, base, f"{path}: [national]")
         if model.national else None,
         national_province=model.national.province if model.national else None,
+        service=service_settings(model.service, f"{path}: [service]"),
     )
+
+
+def service_settings(section, where: str) -> ServiceSettings:
+    """The [service] section of either kind of file, its secret's ${ENV} expanded."""
+    return ServiceSettings(
+        host=section.host, port=section.port,
+        secret=_expanded(section.secret, where) if section.secret else None,
+        session_minutes=section.session_minutes, login_attempts=section.login_attempts,
+        lockout_minutes=section.lockout_minutes)
 
 
 def is_national_file(path: str | Path) -> bool:

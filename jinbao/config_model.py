@@ -203,6 +203,22 @@ class SourceSection(Section):
         return self
 
 
+class ServiceSection(Section):
+    host: str = "127.0.0.1"
+    """Address `jinbao serve` listens on (0.0.0.0: every interface, behind a TLS proxy)."""
+    port: int = Field(8000, ge=1, le=65535)
+    """Port `jinbao serve` listens on."""
+    secret: str | None = None
+    """Key that signs logins (tokens and browser sessions): ${JINBAO_SECRET}; default: a key
+    made once and kept in the warehouse, shared by every process serving it."""
+    session_minutes: int = Field(30, ge=1, le=24 * 60)
+    """Minutes a login lasts (a browser session or an API token)."""
+    login_attempts: int = Field(5, ge=1, le=100)
+    """Failed logins to one account, within lockout_minutes, after which it is refused."""
+    lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    """How far back failed logins count, and how long a locked account waits."""
+
+
 class ConfigFile(Section):
     """A jinbao configuration file (TOML)."""
 
@@ -222,6 +238,8 @@ class ConfigFile(Section):
     """Review decisions."""
     national: NationalSection | None = None
     """The national tier this province reports to (its cases about this province's people)."""
+    service: ServiceSection = ServiceSection()
+    """`jinbao serve`: caseworkers' review queue and the 12333 look-up."""
     sources: dict[SafeName, SourceSection] = Field(min_length=1)
     """The legacy sources, by name: [sources.<name>] (letters, digits, '_', '.', '-')."""
 
@@ -278,6 +296,8 @@ class NationalFile(Section):
     """The province warehouses, by name: [provinces.<name>] (letters, digits, '_', '-')."""
     spark: SparkSection = SparkSection()
     """The engine of the national tier's bulk work (a first load, a full match)."""
+    service: ServiceSection = ServiceSection()
+    """`jinbao serve` over the national warehouse."""
 
 
 def json_schema() -> dict:

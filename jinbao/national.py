@@ -34,7 +34,7 @@ from sqlalchemy import Engine, create_engine, func, literal, make_url, or_, sele
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from jinbao import runner, staging
-from jinbao.config import Config, resolved_url
+from jinbao.config import Config, resolved_url, service_settings
 from jinbao.config_model import NationalFile, read_file
 from jinbao.errors import SourceBroken, SourceUnavailable
 from jinbao.marts import store_insured_stats
@@ -105,7 +105,8 @@ def load_national_config(path: str | Path) -> NationalConfig:
         retention_days=model.staging.retention_days,
         abandoned_days=model.staging.abandoned_days,
         lock_wait=model.run.lock_wait, survivorship=Survivorship(),
-        timezone=model.airflow.timezone)
+        timezone=model.airflow.timezone,
+        service=service_settings(model.service, f"{path}: [service]"))
     provinces = {name: resolved_url(spec.warehouse, base, f"{path}: [provinces.{name}]")
                  for name, spec in model.provinces.items()}
     spark = SparkSettings(model.spark.enabled, model.spark.master, dict(model.spark.conf))

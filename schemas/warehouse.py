@@ -54,6 +54,8 @@ person = Table(
     # indexed: a run's matching reads the persons it wrote, not every person
     Column("created_run", String(64), nullable=False, index=True),
     Column("updated_run", String(64), nullable=False, index=True),
+    # the 12333 look-up by name and birth date
+    Index("ix_person_name_birth_date", "name", "birth_date"),
 )
 
 person_history = Table(
@@ -303,8 +305,6 @@ monthly_progress = Table(
 )
 
 
-# Macro statistics (宏观决策): insured persons by month, province, pooling region, scheme, age
-# band and sex, with the change since the month before; for analysts and BI tools.
 # What a month's marts were last counted from (national tier): a run that changed nothing
 # finds the same inputs and keeps the figures, rather than counting the warehouse again.
 mart_input = Table(
@@ -318,6 +318,8 @@ mart_input = Table(
 )
 
 
+# Macro statistics (宏观决策): insured persons by month, province, pooling region, scheme, age
+# band and sex, with the change since the month before; for analysts and BI tools.
 insured_stats = Table(
     "insured_stats", metadata,
     Column("month", String(7), primary_key=True,
@@ -331,4 +333,40 @@ insured_stats = Table(
     Column("persons", BigInteger, nullable=False, comment="persons actively enrolled"),
     Column("change", BigInteger, comment="persons minus the month before's (NULL: no month before)"),
     Column("run_id", String(64), nullable=False, comment="the national run that counted"),
+)
+
+
+# jinbao serve: its accounts, the key that signs their logins, and the record of every look-up
+# and every view of personal data (who, when, why, what: a masked number, and a keyed hash of
+# it that finds every access to one person without the record holding the number).
+service_user = Table(
+    "service_user", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False,
+           comment="caseworker | checker | auditor | operator | admin"),
+    Column("password_hash", String(256), nullable=False, comment="argon2id"),
+    Column("created_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),
+)
+
+service_setting = Table(
+    "service_setting", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False, comment="may be secret (the signing key)"),
+)
+
+access_log = Table(
+    "access_log", metadata,
+    Column("access_id", String(40), primary_key=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("user_name", String(64), nullable=False, index=True),
+    Column("role", String(16)),
+    Column("action", String(32), nullable=False,
+           comment="login | login_refused | lookup | search | view_case | ..."),
+    Column("subject", String(96), comment="what was looked at: a masked number, a case id"),
+    Column("subject_key", String(64), index=True,
+           comment="keyed hash (HMAC-SHA256) of the person's number: finds every access to them"),
+    Column("purpose", String(200), comment="why, as the user gave it"),
+    Column("outcome", String(16), comment="found | not_found | refused | ok"),
+    Column("client", String(64), comment="the client's address"),
 )

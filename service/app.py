@@ -1,0 +1,187 @@
+"""The ASGI application of `jinbao serve` (FastAPI): routes only, the logic is in accounts,
+audit and lookup. Every route but the login checks a token and the caller's role; each states
+the roles it admits in its OpenAPI operation (`x-roles`), which a test holds to the behaviour.
+
+Bad input is a 4xx with a sentence, never a traceback, and never an echo of what was sent (a
+number in an error would be personal data in a log). Every answer carries security headers and
+`Cache-Control: no-store`: they may hold personal data.
+"""
+
+# no `from __future__ import annotations`: FastAPI reads each route's annotations, and those
+# naming dependencies made inside create_app must be evaluated where they are written
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordBearer
+
+from jinbao.config import Config
+from loaders.schema import ensure_schema
+from loaders.warehouse import warehouse_engine
+from service import accounts, audit
+from service.accounts import ROLES, User
+from service.lookup import NotANumber, number_of, people_named, person_answer
+
+log = logging.getLogger("jinbao")
+API = "/api/v1"
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cache-Control": "no-store",
+}
+LOOKUP_ROLES = ("operator", "caseworker", "checker")
+AUDIT_ROLES = ("auditor", "admin")
+
+
+def create_app(cfg: Config) -> FastAPI:
+    """The service over the warehouse of `cfg` (either tier's)."""
+    engine = warehouse_engine(cfg.warehouse_url)
+    ensure_schema(engine)
+    with engine.begin() as conn:
+        key = accounts.signing_key(conn, cfg.service.secret)
+    settings = cfg.service
+    app = FastAPI(title="jinbao", summary="The review queue and the 12333 look-up over a jinbao "
+                  "warehouse", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    bearer = OAuth2PasswordBearer(tokenUrl=f"{API}/token", auto_error=False)
+
+    def caller(token: Annotated[str | None, Depends(bearer)]) -> User:
+        claimed = accounts.token_user(token, key) if token else None
+        if claimed is not None:
+            with engine.connect() as conn:
+                user = accounts.standing(conn, claimed.name)
+            if user is not None:  # the account as it stands now, not as the token says
+                return user
+        raise HTTPException(401, "log in first: POST /api/v1/token (the token may have expired)",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    def admitting(*roles: str) -> Callable[..., User]:
+        def admitted(user: Annotated[User, Depends(caller)]) -> User:
+            if user.role not in roles:
+                raise HTTPException(403, f"a {user.role} may not do this (it takes "
+                                         f"{' or '.join(roles)})")
+            return user
+        return admitted
+
+    def roles(*names: str) -> dict:
+        return {"openapi_extra": {"x-roles": list(names)}}
+
+    _errors(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(HEADERS)
+        return response
+
+    @app.post(f"{API}/token", tags=["accounts"], **roles())
+    def token(request: Request, username: Annotated[str, Form(max_length=64)],
+              password: Annotated[str, Form(max_length=1024)]) -> dict:
+        """Log in (the OAuth2 password flow): a bearer token for the other routes."""
+        client = _client(request)
+        with engine.begin() as conn:
+            if accounts.locked_out(conn, username, settings.login_attempts,
+                                   settings.lockout_minutes):
+                audit.record(conn, username, None, "login_refused", "locked", key,
+                             client=client)
+                raise HTTPException(429, f"too many failed logins: try again in "
+                                         f"{settings.lockout_minutes} minutes",
+                                    headers={"Retry-After": str(settings.lockout_minutes * 60)})
+            user = accounts.checked(conn, username, password)
+            audit.record(conn, username, user.role if user else None,
+                         "login" if user else "login_refused", "ok" if user else "refused",
+                         key, client=client)
+        if user is None:
+            raise HTTPException(401, "wrong account name or password",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return {"access_token": accounts.token_for(user, key, settings.session_minutes),
+                "token_type": "bearer"}
+
+    @app.get(f"{API}/me", tags=["accounts"], **roles(*ROLES))
+    def me(user: Annotated[User, Depends(caller)]) -> dict:
+        """Who the token is for, and for how long a login lasts."""
+        return {"name": user.name, "role": user.role,
+                "session_minutes": settings.session_minutes}
+
+    @app.get(f"{API}/persons/{{number}}", tags=["12333"], **roles(*LOOKUP_ROLES))
+    def person(request: Request, number: str,
+               user: Annotated[User, Depends(admitting(*LOOKUP_ROLES))],
+               purpose: Annotated[str, Query(max_length=200)] = "12333 enquiry") -> dict:
+        """One person by their number in any form (18 characters, the old 15 digits, a lower-case
+        x, spaces, full-width digits): the golden record and every enrollment, what is under
+        review where a case is open. Recorded, with its purpose."""
+        try:
+            found = number_of(number)
+        except NotANumber as why:
+            raise HTTPException(422, f"not a usable ID number: {why}") from None
+        with engine.begin() as conn:
+            answer = person_answer(conn, found)
+            audit.record(conn, user.name, user.role, "lookup", "found" if answer else "not_found",
+                         key, number=found, purpose=purpose, client=_client(request))
+        if answer is None:
+            raise HTTPException(404, "no person with this number")
+        return answer
+
+    @app.get(f"{API}/persons", tags=["12333"], **roles(*LOOKUP_ROLES))
+    def persons(request: Request, name: Annotated[str, Query(min_length=1, max_length=64)],
+                birth_date: date, user: Annotated[User, Depends(admitting(*LOOKUP_ROLES))],
+                purpose: Annotated[str, Query(max_length=200)] = "12333 enquiry") -> dict:
+        """The persons with this name and birth date (at most 20). Recorded, with its purpose."""
+        with engine.begin() as conn:
+            found = people_named(conn, name, birth_date)
+            audit.record(conn, user.name, user.role, "search", f"{len(found)} found", key,
+                         subject="name and birth date", purpose=purpose,
+                         client=_client(request))
+        return {"persons": found}
+
+    @app.get(f"{API}/audit", tags=["audit"], **roles(*AUDIT_ROLES))
+    def access_record(user: Annotated[User, Depends(admitting(*AUDIT_ROLES))],
+                      account: Annotated[str | None, Query(max_length=64)] = None,
+                      number: Annotated[str | None, Query(max_length=64)] = None,
+                      since: datetime | None = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
+        """The access record, newest first: by account, about one person (their number is
+        hashed to find them; the record never holds it), since a moment."""
+        try:
+            person_number = number_of(number) if number else None
+        except NotANumber as why:
+            raise HTTPException(422, f"not a usable ID number: {why}") from None
+        with engine.connect() as conn:
+            return {"entries": audit.entries(conn, key, user=account, number=person_number,
+                                             since=since, limit=limit)}
+
+    @app.get(f"{API}/openapi.json", tags=["accounts"], include_in_schema=False)
+    def openapi(user: Annotated[User, Depends(caller)]) -> dict:
+        """The API's OpenAPI document (for those who may use it)."""
+        return app.openapi()
+
+    return app
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # the field and what is wrong with it; never the value sent (it may be a number)
+        problems = [{"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                     "problem": e["msg"]} for e in error.errors()]
+        return JSONResponse({"detail": "the request is not as this route takes it",
+                             "problems": problems}, status_code=422, headers=HEADERS)
+
+    @app.exception_handler(Exception)
+    async def failed(_request: Request, error: Exception) -> JSONResponse:
+        log.error("service: internal error (%s)", type(error).__name__)
+        return JSONResponse({"detail": "internal error: it is logged; try again, or tell the "
+                                       "administrator"}, status_code=500, headers=HEADERS)
+
