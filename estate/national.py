@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from estate import build_estate
@@ -46,11 +47,14 @@ master = "local[*]"       # this machine's cores; a cluster: spark://host:7077, 
 
 def build_national_estates(persons: int, seed: int, out: Path,
                            provinces: tuple[str, ...] = ("guangdong", "anhui", "sichuan"),
-                           movers: float = 0.1, damage: str = "catalogue"
+                           movers: float = 0.1, damage: str = "catalogue",
+                           built: Callable[[str, Path], None] | None = None
                            ) -> dict[str, dict[str, int]]:
     """Write one estate per province under `out/<province>/`, the national truth.csv and
     national.toml; returns each province's row counts (with its persons). `damage`: as
-    build_estate's."""
+    build_estate's. `built(province, folder)`: called as each province's estate is written
+    (and its rows are in the national truth.csv), before the next is built: a benchmark runs
+    and clears one province at a time, when the country does not fit on its disk."""
     unknown = [p for p in provinces if p not in PROVINCE_CITIES]
     if unknown or len(provinces) < 2:
         raise ValueError(f"provinces {', '.join(unknown) or provinces}: name two or more of "
@@ -64,22 +68,28 @@ def build_national_estates(persons: int, seed: int, out: Path,
         if rng.random() < movers:  # lived in `left` before; every mover lives in `home` now
             left = rng.choice([p for p in provinces if p != home])
             living[left].append(dataclasses.replace(person, moved_out=True))
+    del population
     counts = {}
     out.mkdir(parents=True, exist_ok=True)
-    for i, province in enumerate(provinces):
-        cities = PROVINCE_CITIES[province]
-        placed = [dataclasses.replace(p, city=rng.choice(cities)) for p in living[province]]
-        counts[province] = build_estate(len(placed), seed * 100 + i, out / province,
-                                        population=placed, cities=cities, damage=damage)
-    with (out / "truth.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(("source_system", "source_key", "person_key"))
-        for province in provinces:
-            with (out / province / "truth.csv").open(encoding="utf-8", newline="") as rows:
-                writer.writerows([f"{province}/{system}", key, person]
-                                 for system, key, person in list(csv.reader(rows))[1:])
     sections = "".join(f'\n[provinces.{p}]\nwarehouse = "sqlite:///{p}/warehouse.db"\n'
                        for p in provinces)
     (out / "national.toml").write_text(NATIONAL_TEMPLATE.format(
         count=len(provinces), persons=persons, seed=seed, provinces=sections), encoding="utf-8")
+    with (out / "truth.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("source_system", "source_key", "person_key"))
+        for i, province in enumerate(provinces):
+            cities = PROVINCE_CITIES[province]
+            placed = [dataclasses.replace(p, city=rng.choice(cities)) for p in living[province]]
+            living[province] = []
+            counts[province] = build_estate(len(placed), seed * 100 + i, out / province,
+                                            population=placed, cities=cities, damage=damage)
+            del placed
+            with (out / province / "truth.csv").open(encoding="utf-8", newline="") as rows:
+                next(rows)
+                writer.writerows([f"{province}/{system}", key, person]
+                                 for system, key, person in csv.reader(rows))
+            handle.flush()
+            if built is not None:
+                built(province, out / province)
     return counts

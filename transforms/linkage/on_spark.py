@@ -107,8 +107,11 @@ def scored(spark, entities, stored_model: dict):
     the model, from model.FLOOR up: the columns model.scored keeps."""
     from splink import Linker, SparkAPI
 
-    db = SparkAPI(spark_session=spark, num_partitions_on_repartition=max(
-        2, spark.sparkContext.defaultParallelism * 2))
+    # Splink spreads the blocked pairs over this many partitions: a few per core for a test's
+    # hundreds of entities, more as the entities grow (each partition's pairs are held at once)
+    partitions = max(spark.sparkContext.defaultParallelism * 2,
+                     partitions_for(entities.count(), 50_000))
+    db = SparkAPI(spark_session=spark, num_partitions_on_repartition=partitions)
     table = db.register(entities, dataset_display_name="entities")
     linker = Linker(table, model.in_dialect(stored_model, "spark"), log_level=logging.WARNING)
     for column, frequencies in term_frequency_lookups(entities).items():
