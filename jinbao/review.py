@@ -23,7 +23,8 @@ from quality.masking import masked_id, masked_key, masked_name
 from schemas.warehouse import review_case, review_case_row, review_decision, source_record
 
 
-def _context(cfg: Config, by: str) -> Context:
+def decision_context(cfg: Config, by: str) -> Context:
+    """Who decides, and when, with what recomputing people needs."""
     return Context(cfg.buckets, cfg.survivorship, by,
                    datetime.now(UTC).replace(tzinfo=None, microsecond=0))
 
@@ -175,12 +176,12 @@ def _in_transaction(cfg: Config, work):
 def resolve_case(cfg: Config, case_id: str, decision: str, by: str, keep: int,
                  row: str | None, note: str | None, joining: list[int] | None = None) -> dict:
     return _in_transaction(cfg, lambda conn: decide(
-        conn, case_id, decision, _context(cfg, by), keep=keep, row=row, note=note,
+        conn, case_id, decision, decision_context(cfg, by), keep=keep, row=row, note=note,
         joining=joining))
 
 
 def undo_case(cfg: Config, case_id: str, by: str) -> dict:
-    return _in_transaction(cfg, lambda conn: undo(conn, case_id, _context(cfg, by)))
+    return _in_transaction(cfg, lambda conn: undo(conn, case_id, decision_context(cfg, by)))
 
 
 FROM_A_PROVINCE = ("confirm", "dismiss", "keep_apart")

@@ -370,3 +370,22 @@ access_log = Table(
     Column("outcome", String(16), comment="found | not_found | refused | ok"),
     Column("client", String(64), comment="the client's address"),
 )
+
+# Four eyes: a decision a caseworker proposes is applied only when a checker, another person,
+# approves it (then it is a review_decision like any other).
+review_proposal = Table(
+    "review_proposal", metadata,
+    Column("proposal_id", String(48), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("decision", String(16), nullable=False,
+           comment="merge | keep_apart | pick | confirm | dismiss | undo"),
+    Column("detail", Text, comment="JSON: keep, with, row (what the decision takes)"),
+    Column("note", Text),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", DateTime, nullable=False),
+    Column("status", String(16), nullable=False, comment="pending | approved | rejected"),
+    Column("checked_by", String(64)),
+    Column("checked_at", DateTime),
+    Column("check_note", Text),
+    Column("decision_id", String(64), comment="the decision approval applied"),
+)

@@ -13,19 +13,21 @@ number in an error would be personal data in a log). Every answer carries securi
 import logging
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import Body, Depends, FastAPI, Form, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
 from jinbao.config import Config
+from jinbao.review import decision_context
 from loaders.schema import ensure_schema
 from loaders.warehouse import warehouse_engine
-from service import accounts, audit
+from service import accounts, audit, proposals, queue
 from service.accounts import ROLES, User
 from service.lookup import NotANumber, number_of, people_named, person_answer
+from service.proposals import ProposalError, SamePerson
 
 log = logging.getLogger("jinbao")
 API = "/api/v1"
@@ -40,6 +42,8 @@ HEADERS = {
 }
 LOOKUP_ROLES = ("operator", "caseworker", "checker")
 AUDIT_ROLES = ("auditor", "admin")
+QUEUE_ROLES = ("caseworker", "checker")
+PROPOSABLE = ("merge", "keep_apart", "pick", "confirm", "dismiss", "undo")
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -157,6 +161,87 @@ def create_app(cfg: Config) -> FastAPI:
         with engine.connect() as conn:
             return {"entries": audit.entries(conn, key, user=account, number=person_number,
                                              since=since, limit=limit)}
+
+    @app.get(f"{API}/cases", tags=["review"], **roles(*QUEUE_ROLES))
+    def cases(user: Annotated[User, Depends(admitting(*QUEUE_ROLES))],
+              kind: Literal[queue.KINDS] | None = None,  # type: ignore[valid-type]
+              status: Literal[queue.STATUSES] = "open",  # type: ignore[valid-type]
+              region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+        """The review queue by priority: active and paid enrollments at stake first, then the
+        match score, then age. Masked."""
+        with engine.connect() as conn:
+            return {"cases": queue.queue(conn, kind, status, region, limit, offset)}
+
+    @app.get(f"{API}/cases/{{case_id}}", tags=["review"], **roles(*QUEUE_ROLES))
+    def case(request: Request, case_id: Annotated[str, Path(max_length=64)],
+             user: Annotated[User, Depends(admitting(*QUEUE_ROLES))],
+             purpose: Annotated[str | None, Query(min_length=3, max_length=200)] = None) -> dict:
+        """One case, its records side by side (differences marked) and the match weights.
+        Masked; with a `purpose`, the full names and numbers, and the view is recorded."""
+        with engine.begin() as conn:
+            found = queue.case_detail(conn, case_id, full=purpose is not None)
+            if found is not None and purpose is not None:
+                audit.record(conn, user.name, user.role, "view_case", "ok", key,
+                             number=found["person"], subject=case_id, purpose=purpose,
+                             client=_client(request))
+        if found is None:
+            raise HTTPException(404, "no such case")
+        return found
+
+    @app.post(f"{API}/cases/{{case_id}}/proposals", tags=["review"], status_code=201,
+              **roles("caseworker"))
+    def propose(case_id: Annotated[str, Path(max_length=64)],
+                user: Annotated[User, Depends(admitting("caseworker"))],
+                decision: Annotated[Literal[PROPOSABLE], Body()],  # type: ignore[valid-type]
+                keep: Annotated[int | None, Body(ge=1, le=1000)] = None,
+                joining: Annotated[list[int] | None, Body(alias="with", max_length=100)] = None,
+                row: Annotated[str | None, Body(max_length=300)] = None,
+                note: Annotated[str | None, Body(max_length=2000)] = None) -> dict:
+        """Propose a decision on the case (or `undo` of its decision): a checker, another
+        person, applies it by approving."""
+        with engine.begin() as conn:
+            try:
+                return proposals.propose(conn, case_id, decision, user.name, keep=keep,
+                                         joining=joining, row=row, note=note)
+            except ProposalError as error:
+                raise HTTPException(409 if "no case" not in str(error) else 404,
+                                    str(error)) from None
+
+    @app.get(f"{API}/proposals", tags=["review"], **roles(*QUEUE_ROLES))
+    def proposal_list(user: Annotated[User, Depends(admitting(*QUEUE_ROLES))],
+                      status: Literal[("pending", "approved", "rejected")]  # type: ignore
+                      | None = "pending") -> dict:
+        """Proposals, oldest first (default: those waiting for a checker)."""
+        with engine.connect() as conn:
+            return {"proposals": proposals.proposals(conn, status)}
+
+    def checked(proposal_id: str, user: User, work) -> dict:
+        with engine.begin() as conn:
+            try:
+                return work(conn)
+            except SamePerson as error:
+                raise HTTPException(403, str(error)) from None
+            except ProposalError as error:
+                raise HTTPException(404 if "no proposal" in str(error) else 409,
+                                    str(error)) from None
+
+    @app.post(f"{API}/proposals/{{proposal_id}}/approve", tags=["review"], **roles("checker"))
+    def approve(proposal_id: Annotated[str, Path(max_length=48)],
+                user: Annotated[User, Depends(admitting("checker"))],
+                note: Annotated[str | None, Body(embed=True, max_length=2000)] = None) -> dict:
+        """Approve a proposal (not one's own): its decision is applied."""
+        return checked(proposal_id, user, lambda conn: proposals.approve(
+            conn, proposal_id, user.name, decision_context(cfg, user.name), note))
+
+    @app.post(f"{API}/proposals/{{proposal_id}}/reject", tags=["review"], **roles("checker"))
+    def reject(proposal_id: Annotated[str, Path(max_length=48)],
+               user: Annotated[User, Depends(admitting("checker"))],
+               note: Annotated[str | None, Body(embed=True, max_length=2000)] = None) -> dict:
+        """Reject a proposal (not one's own): nothing is applied."""
+        return checked(proposal_id, user, lambda conn: proposals.reject(
+            conn, proposal_id, user.name, note))
 
     @app.get(f"{API}/openapi.json", tags=["accounts"], include_in_schema=False)
     def openapi(user: Annotated[User, Depends(caller)]) -> dict:

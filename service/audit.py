@@ -27,13 +27,13 @@ def subject_key(number: str, key: str) -> str:
 def record(conn: Connection, user: str, role: str | None, action: str, outcome: str,
            key: str, *, number: str | None = None, subject: str | None = None,
            purpose: str | None = None, client: str | None = None) -> None:
-    """One access, in the open transaction. `number`: the person's, recorded masked and by
-    its keyed hash; `subject`: anything else looked at (a case id)."""
+    """One access, in the open transaction. `number`: the person's, recorded by its keyed hash
+    (and masked, when there is no other `subject`: a case id)."""
     conn.execute(insert(access_log).values(
         access_id=f"access-{secrets.token_hex(12)}",
         at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
         user_name=user[:64], role=role, action=action, outcome=outcome,
-        subject=masked_id(number) if number else (subject or None),
+        subject=subject or (masked_id(number) if number else None),
         subject_key=subject_key(number, key) if number else None,
         purpose=(purpose or "")[:PURPOSE_CHARS] or None, client=(client or "")[:64] or None))
 

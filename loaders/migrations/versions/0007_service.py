@@ -1,5 +1,6 @@
 """jinbao serve: accounts (service_user), the signing key (service_setting), the access record
-(access_log), and persons indexed by name and birth date (the 12333 look-up by name).
+(access_log), four-eyes proposals (review_proposal), and persons indexed by name and birth date
+(the 12333 look-up by name).
 
 Revision ID: 0007
 Revises: 0006
@@ -55,9 +56,32 @@ def upgrade() -> None:
     for column in ("at", "user_name", "subject_key"):
         op.create_index(f"ix_access_log_{column}", "access_log", [column])
     op.create_index("ix_person_name_birth_date", "person", ["name", "birth_date"])
+    op.create_table(
+        "review_proposal",
+        sa.Column("proposal_id", sa.String(length=48), nullable=False),
+        sa.Column("case_id", sa.String(length=64), nullable=False),
+        sa.Column("decision", sa.String(length=16), nullable=False,
+                  comment="merge | keep_apart | pick | confirm | dismiss | undo"),
+        sa.Column("detail", sa.Text(), nullable=True,
+                  comment="JSON: keep, with, row (what the decision takes)"),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("proposed_by", sa.String(length=64), nullable=False),
+        sa.Column("proposed_at", sa.DateTime(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False,
+                  comment="pending | approved | rejected"),
+        sa.Column("checked_by", sa.String(length=64), nullable=True),
+        sa.Column("checked_at", sa.DateTime(), nullable=True),
+        sa.Column("check_note", sa.Text(), nullable=True),
+        sa.Column("decision_id", sa.String(length=64), nullable=True,
+                  comment="the decision approval applied"),
+        sa.PrimaryKeyConstraint("proposal_id"),
+    )
+    op.create_index("ix_review_proposal_case_id", "review_proposal", ["case_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_review_proposal_case_id", table_name="review_proposal")
+    op.drop_table("review_proposal")
     op.drop_index("ix_person_name_birth_date", table_name="person")
     for column in ("at", "user_name", "subject_key"):
         op.drop_index(f"ix_access_log_{column}", table_name="access_log")
