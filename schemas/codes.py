@@ -14,12 +14,12 @@ TABLES = ("sex", "ethnicity", "scheme", "enrollment_status", "pay_status", "prov
 
 
 @cache
-def code_table(name: str) -> dict[str, str]:
-    """Code -> Chinese label for one unified code table."""
+def code_table(name: str, label: str = "label_zh") -> dict[str, str]:
+    """Code -> label (Chinese; `label="label_en"`: English) for one unified code table."""
     if name not in TABLES:
         raise KeyError(f"unknown code table {name!r}; known: {', '.join(TABLES)}")
     text = resources.files("schemas").joinpath("codes", f"{name}.csv").read_text("utf-8")
-    return {row["code"]: row["label_zh"] for row in csv.DictReader(text.splitlines())}
+    return {row["code"]: row[label] for row in csv.DictReader(text.splitlines())}
 
 
 @cache

@@ -13,21 +13,25 @@ number in an error would be personal data in a log). Every answer carries securi
 import logging
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
 from fastapi import Body, Depends, FastAPI, Form, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jinbao.config import Config
 from jinbao.review import decision_context
-from loaders.schema import ensure_schema
-from loaders.warehouse import warehouse_engine
-from service import accounts, audit, proposals, queue
+from service import audit, proposals, queue
 from service.accounts import ROLES, User
+from service.i18n import N_
 from service.lookup import NotANumber, number_of, people_named, person_answer
+from service.pages import NeedsLogin, page_routes, rendered
 from service.proposals import ProposalError, SamePerson
+from service.state import LoginRefused, Service
 
 log = logging.getLogger("jinbao")
 API = "/api/v1"
@@ -47,25 +51,19 @@ PROPOSABLE = ("merge", "keep_apart", "pick", "confirm", "dismiss", "undo")
 
 
 def create_app(cfg: Config) -> FastAPI:
-    """The service over the warehouse of `cfg` (either tier's)."""
-    engine = warehouse_engine(cfg.warehouse_url)
-    ensure_schema(engine)
-    with engine.begin() as conn:
-        key = accounts.signing_key(conn, cfg.service.secret)
-    settings = cfg.service
+    """The service over the warehouse of `cfg` (either tier's): the API and the pages."""
+    state = Service.over(cfg)
+    engine, key, settings = state.engine, state.key, state.settings
     app = FastAPI(title="jinbao", summary="The review queue and the 12333 look-up over a jinbao "
                   "warehouse", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     bearer = OAuth2PasswordBearer(tokenUrl=f"{API}/token", auto_error=False)
 
     def caller(token: Annotated[str | None, Depends(bearer)]) -> User:
-        claimed = accounts.token_user(token, key) if token else None
-        if claimed is not None:
-            with engine.connect() as conn:
-                user = accounts.standing(conn, claimed.name)
-            if user is not None:  # the account as it stands now, not as the token says
-                return user
-        raise HTTPException(401, "log in first: POST /api/v1/token (the token may have expired)",
-                            headers={"WWW-Authenticate": "Bearer"})
+        user = state.user_of(token)
+        if user is None:
+            raise HTTPException(401, "log in first: POST /api/v1/token (the token may have "
+                                     "expired)", headers={"WWW-Authenticate": "Bearer"})
+        return user
 
     def admitting(*roles: str) -> Callable[..., User]:
         def admitted(user: Annotated[User, Depends(caller)]) -> User:
@@ -78,7 +76,9 @@ def create_app(cfg: Config) -> FastAPI:
     def roles(*names: str) -> dict:
         return {"openapi_extra": {"x-roles": list(names)}}
 
-    _errors(app)
+    _errors(app, state)
+    app.include_router(page_routes(state))
+    app.mount("/static", StaticFiles(directory=FilePath(__file__).parent / "static"), name="static")
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -90,24 +90,13 @@ def create_app(cfg: Config) -> FastAPI:
     def token(request: Request, username: Annotated[str, Form(max_length=64)],
               password: Annotated[str, Form(max_length=1024)]) -> dict:
         """Log in (the OAuth2 password flow): a bearer token for the other routes."""
-        client = _client(request)
-        with engine.begin() as conn:
-            if accounts.locked_out(conn, username, settings.login_attempts,
-                                   settings.lockout_minutes):
-                audit.record(conn, username, None, "login_refused", "locked", key,
-                             client=client)
-                raise HTTPException(429, f"too many failed logins: try again in "
-                                         f"{settings.lockout_minutes} minutes",
-                                    headers={"Retry-After": str(settings.lockout_minutes * 60)})
-            user = accounts.checked(conn, username, password)
-            audit.record(conn, username, user.role if user else None,
-                         "login" if user else "login_refused", "ok" if user else "refused",
-                         key, client=client)
-        if user is None:
-            raise HTTPException(401, "wrong account name or password",
-                                headers={"WWW-Authenticate": "Bearer"})
-        return {"access_token": accounts.token_for(user, key, settings.session_minutes),
-                "token_type": "bearer"}
+        try:
+            _, issued = state.login(username, password, _client(request))
+        except LoginRefused as refused:
+            headers = ({"Retry-After": str(refused.retry_after)} if refused.retry_after
+                       else {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(refused.status, str(refused), headers=headers) from None
+        return {"access_token": issued, "token_type": "bearer"}
 
     @app.get(f"{API}/me", tags=["accounts"], **roles(*ROLES))
     def me(user: Annotated[User, Depends(caller)]) -> dict:
@@ -255,12 +244,30 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _errors(app: FastAPI) -> None:
+def _errors(app: FastAPI, state: Service) -> None:
+    def page(request: Request) -> bool:
+        return not request.url.path.startswith("/api/")
+
+    @app.exception_handler(NeedsLogin)
+    async def needs_login(_request: Request, _error: NeedsLogin) -> Response:
+        return RedirectResponse("/login", status_code=303, headers=HEADERS)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, error: StarletteHTTPException) -> Response:
+        if page(request):
+            return rendered(state.key, request, "error.html", error.status_code,
+                            message=error.detail)
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code,
+                            headers={**HEADERS, **(error.headers or {})})
+
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
         # the field and what is wrong with it; never the value sent (it may be a number)
         problems = [{"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
                      "problem": e["msg"]} for e in error.errors()]
+        if page(request):
+            return rendered(state.key, request, "error.html", 422, problems=problems,
+                            message=N_("the request is not as this page takes it"))
         return JSONResponse({"detail": "the request is not as this route takes it",
                              "problems": problems}, status_code=422, headers=HEADERS)
 
@@ -269,4 +276,3 @@ def _errors(app: FastAPI) -> None:
         log.error("service: internal error (%s)", type(error).__name__)
         return JSONResponse({"detail": "internal error: it is logged; try again, or tell the "
                                        "administrator"}, status_code=500, headers=HEADERS)
-

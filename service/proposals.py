@@ -67,6 +67,13 @@ def propose(conn: Connection, case_id: str, decision: str, by: str, *, keep: int
     return shown(record)
 
 
+def choices(kind: str, status: str) -> tuple[str, ...]:
+    """What may be proposed on a case of this kind and status."""
+    if status == "open":
+        return DECISIONS[kind]
+    return (UNDO,) if status == "resolved" else ()
+
+
 def shown(record) -> dict:
     out = {k: record.get(k) for k in ("proposal_id", "case_id", "decision", "note",
                                       "proposed_by", "status", "checked_by", "check_note",

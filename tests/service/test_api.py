@@ -5,6 +5,7 @@ of a number people give, lock-out after failed logins, and the access record."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
 from sqlalchemy import select, text
@@ -68,30 +69,56 @@ def test_an_unknown_or_broken_number_is_a_clear_4xx(client, served):
     assert client.get(f"/api/v1/persons/{unknown}", headers=headers).status_code == 404
 
 
+def _page_login(client, role: str) -> dict[str, str]:
+    """The session cookie of a login through the login page."""
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    done = client.post("/login", data={"username": ACCOUNTS[role], "password": PASSWORD,
+                                       "csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    return {"jinbao_session": done.cookies["jinbao_session"]}
+
+
+def _call(client, method: str, path: str, cookies: dict | None = None, **extra):
+    client.cookies.clear()  # only what the call brings
+    client.cookies.update(cookies or {})
+    return getattr(client, method)(path, params={"name": "张三", "birth_date": "1990-01-01"},
+                                   follow_redirects=False, **extra)
+
+
 def test_every_route_refuses_no_login_and_the_roles_it_does_not_admit(client):
-    """Walked from the OpenAPI document: each operation's x-roles are the roles it admits."""
+    """Walked from the OpenAPI document: each operation's x-roles are the roles it admits. An
+    API route refuses no login with 401, a page sends the browser to /login; both refuse a
+    role they do not admit with 403. Only the logins admit everyone (x-roles: [])."""
     document = client.get("/api/v1/openapi.json", headers=token(client, "auditor"))
     assert document.status_code == 200
     assert client.get("/api/v1/openapi.json").status_code == 401
     headers = {role: token(client, role) for role in accounts.ROLES}
-    checked = 0
+    cookies = {role: _page_login(client, role) for role in accounts.ROLES}
+    public, checked = set(), 0
     for path, operations in document.json()["paths"].items():
         concrete = re.sub(r"\{[^}]+\}", "11010519491231002X", path)
         for method, operation in operations.items():
             admitted = operation["x-roles"]
-            if path.endswith("/token"):
-                assert admitted == []  # the login itself
+            if not admitted:
+                public.add(path)
                 continue
-            call = getattr(client, method)
-            params = {"name": "张三", "birth_date": "1990-01-01"}
-            assert call(concrete, params=params).status_code == 401, (method, path)
-            assert call(concrete, params=params, headers={
-                "Authorization": "Bearer not-a-token"}).status_code == 401, (method, path)
+            page = operation.get("x-page", False)
+            call = partial(_call, client, method, concrete)
+            for anonymous in (call(), call(headers={"Authorization": "Bearer not-a-token"}),
+                              call(cookies={"jinbao_session": "not-a-token"})):
+                if page:
+                    assert anonymous.status_code == 303, (method, path)
+                    assert anonymous.headers["location"] == "/login"
+                else:
+                    assert anonymous.status_code == 401, (method, path)
             for role in accounts.ROLES:
-                status = call(concrete, params=params, headers=headers[role]).status_code
+                given = {"cookies": cookies[role]} if page else {"headers": headers[role]}
+                status = call(**given).status_code
                 assert (status == 403) == (role not in admitted), (method, path, role, status)
             checked += 1
-    assert checked >= 4
+    assert public == {"/api/v1/token", "/login"}
+    assert checked >= 15
 
 
 def test_a_disabled_account_is_refused_at_once(client, served):
