@@ -32,6 +32,7 @@ class ServiceSettings:
     session_minutes: int = 30
     login_attempts: int = 5
     lockout_minutes: int = 15
+    proof_font: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def service_settings(section, where: str) -> ServiceSettings:
         host=section.host, port=section.port,
         secret=_expanded(section.secret, where) if section.secret else None,
         session_minutes=section.session_minutes, login_attempts=section.login_attempts,
-        lockout_minutes=section.lockout_minutes)
+        lockout_minutes=section.lockout_minutes, proof_font=section.proof_font)
 
 
 def is_national_file(path: str | Path) -> bool:

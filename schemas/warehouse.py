@@ -389,3 +389,18 @@ review_proposal = Table(
     Column("check_note", Text),
     Column("decision_id", String(64), comment="the decision approval applied"),
 )
+
+# Proofs of insurance (参保证明) the service issued: what a verification code answers. Of the
+# person only the masked number and name, and the keyed hash of the number.
+proof_document = Table(
+    "proof_document", metadata,
+    Column("code", String(24), primary_key=True, comment="the verification code printed on it"),
+    Column("subject", String(32), nullable=False, comment="the masked number"),
+    Column("subject_key", String(64), nullable=False, index=True,
+           comment="keyed hash (HMAC-SHA256) of the person's number"),
+    Column("holder", String(32), comment="the masked name"),
+    Column("content", Text, nullable=False,
+           comment="JSON: the enrollments it states (scheme, region, status, since)"),
+    Column("issued_at", DateTime, nullable=False),
+    Column("issued_by", String(64), nullable=False),
+)

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jinbao.config import Config
 from jinbao.review import decision_context
-from service import audit, proposals, queue
+from service import audit, proof, proposals, queue
 from service.accounts import ROLES, User
 from service.i18n import N_
 from service.lookup import NotANumber, number_of, people_named, person_answer
@@ -122,6 +122,38 @@ def create_app(cfg: Config) -> FastAPI:
         if answer is None:
             raise HTTPException(404, "no person with this number")
         return answer
+
+    @app.post(f"{API}/persons/{{number}}/proof", tags=["12333"], **roles("operator"),
+              response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+    def proof_of_insurance(request: Request, number: Annotated[str, Path(max_length=64)],
+                           user: Annotated[User, Depends(admitting("operator"))]) -> Response:
+        """A proof of insurance (参保证明, PDF) for the person, with a verification code the
+        service checks. Recorded."""
+        try:
+            document, code = proof.issued_for(state, number, user, _client(request))
+        except NotANumber as why:
+            raise HTTPException(422, f"not a usable ID number: {why}") from None
+        except LookupError:
+            raise HTTPException(404, "no person with this number") from None
+        except proof.NoFont as error:
+            raise HTTPException(503, str(error)) from None
+        return Response(document, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="proof-{code}.pdf"'})
+
+    @app.get(f"{API}/proofs/{{code}}", tags=["12333"], **roles("operator", "auditor"))
+    def verify_proof(request: Request, code: Annotated[str, Path(max_length=32)],
+                     user: Annotated[User, Depends(admitting("operator", "auditor"))]) -> dict:
+        """Whether a proof with this verification code is ours: to whom (masked) and when it
+        was issued, and what it stated. Recorded."""
+        with engine.begin() as conn:
+            found = proof.verified(conn, code)
+            audit.record(conn, user.name, user.role, "verify_proof",
+                         "found" if found else "not_found", key,
+                         subject=proof.code_of(code) or "not a code",
+                         client=_client(request))
+        if found is None:
+            raise HTTPException(404, "no proof with this code was issued here")
+        return found
 
     @app.get(f"{API}/persons", tags=["12333"], **roles(*LOOKUP_ROLES))
     def persons(request: Request, name: Annotated[str, Query(min_length=1, max_length=64)],

@@ -40,6 +40,7 @@ VOCABULARY = (
     N_("maternity"),
     # actions in the access record
     N_("login"), N_("login_refused"), N_("lookup"), N_("search"), N_("view_case"),
+    N_("issue_proof"), N_("verify_proof"),
 )
 
 LOCALES = ("zh_CN", "en")

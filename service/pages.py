@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from jinbao.review import decision_context
 from schemas.codes import code_table
-from service import audit, i18n, proposals, queue
+from service import audit, i18n, proof, proposals, queue
 from service.accounts import User
 from service.i18n import N_
 from service.lookup import NotANumber, number_of, people_named, person_answer
@@ -246,6 +246,36 @@ def page_routes(state: Service) -> APIRouter:
                              client=client(request))
             values["searched"] = True
         return render(request, "lookup.html", user=user, **values)
+
+    @router.post("/lookup/proof", **roles("operator"))
+    def proof_page(request: Request, user: Annotated[User, Depends(admitting("operator"))],
+                   csrf: Annotated[str, Form(max_length=64)],
+                   number: Annotated[str, Form(max_length=64)]) -> Response:
+        """A proof of insurance (PDF) for the person shown."""
+        checked_form(request, csrf)
+        try:
+            document, code = proof.issued_for(state, number, user, client(request))
+        except (NotANumber, LookupError):
+            raise HTTPException(404, N_("no person with this number")) from None
+        except proof.NoFont as error:
+            raise HTTPException(503, str(error)) from None
+        return Response(document, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="proof-{code}.pdf"'})
+
+    @router.get("/verify", **roles("operator", "auditor"))
+    def verify_page(request: Request, user: Annotated[User, Depends(admitting(
+            "operator", "auditor"))], code: Annotated[str, Query(max_length=32)] = ""
+                    ) -> HTMLResponse:
+        """Check a proof's verification code."""
+        found = None
+        if code:
+            with state.engine.begin() as conn:
+                found = proof.verified(conn, code)
+                audit.record(conn, user.name, user.role, "verify_proof",
+                             "found" if found else "not_found", state.key,
+                             subject=proof.code_of(code) or "not a code",
+                             client=client(request))
+        return render(request, "verify.html", user=user, code=code, proof=found)
 
     @router.get("/audit", **roles("auditor", "admin"))
     def audit_page(request: Request, user: Annotated[User, Depends(admitting(

@@ -1,6 +1,6 @@
 """jinbao serve: accounts (service_user), the signing key (service_setting), the access record
-(access_log), four-eyes proposals (review_proposal), and persons indexed by name and birth date
-(the 12333 look-up by name).
+(access_log), four-eyes proposals (review_proposal), the proofs of insurance issued
+(proof_document), and persons indexed by name and birth date (the 12333 look-up by name).
 
 Revision ID: 0007
 Revises: 0006
@@ -77,9 +77,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("proposal_id"),
     )
     op.create_index("ix_review_proposal_case_id", "review_proposal", ["case_id"])
+    op.create_table(
+        "proof_document",
+        sa.Column("code", sa.String(length=24), nullable=False,
+                  comment="the verification code printed on it"),
+        sa.Column("subject", sa.String(length=32), nullable=False, comment="the masked number"),
+        sa.Column("subject_key", sa.String(length=64), nullable=False,
+                  comment="keyed hash (HMAC-SHA256) of the person's number"),
+        sa.Column("holder", sa.String(length=32), nullable=True, comment="the masked name"),
+        sa.Column("content", sa.Text(), nullable=False,
+                  comment="JSON: the enrollments it states (scheme, region, status, since)"),
+        sa.Column("issued_at", sa.DateTime(), nullable=False),
+        sa.Column("issued_by", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("code"),
+    )
+    op.create_index("ix_proof_document_subject_key", "proof_document", ["subject_key"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_proof_document_subject_key", table_name="proof_document")
+    op.drop_table("proof_document")
     op.drop_index("ix_review_proposal_case_id", table_name="review_proposal")
     op.drop_table("review_proposal")
     op.drop_index("ix_person_name_birth_date", table_name="person")
