@@ -189,7 +189,7 @@ def create_app(cfg: Config) -> FastAPI:
               status: Literal[queue.STATUSES] = "open",  # type: ignore[valid-type]
               region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50,
-              offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+              offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
         """The review queue by priority: active and paid enrollments at stake first, then the
         match score, then age. Masked."""
         with engine.connect() as conn:

@@ -55,6 +55,12 @@ def csrf_of(key: str, bound: str) -> str:
     return hmac.new(key.encode(), f"csrf|{bound}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
+def same_token(given: str, expected: str) -> bool:
+    """A constant-time comparison of what a form sent (any text: compare_digest refuses
+    non-ASCII strings, so as bytes) with the token expected."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def page_routes(state: Service) -> APIRouter:
     """The pages, over the service's state."""
     router = APIRouter(tags=["pages"])
@@ -78,7 +84,7 @@ def page_routes(state: Service) -> APIRouter:
 
     def checked_form(request: Request, csrf: str) -> None:
         expected = csrf_of(state.key, request.cookies.get(SESSION, ""))
-        if not hmac.compare_digest(csrf, expected):
+        if not same_token(csrf, expected):
             raise HTTPException(403, N_("the form has expired: open the page again"))
 
     def roles(*names: str) -> dict:
@@ -102,7 +108,7 @@ def page_routes(state: Service) -> APIRouter:
               csrf: Annotated[str, Form(max_length=64)]) -> Response:
         """Log in; then the role's first page."""
         bound = request.cookies.get(LOGIN_CSRF, "")
-        if not bound or not hmac.compare_digest(csrf, csrf_of(state.key, bound)):
+        if not bound or not same_token(csrf, csrf_of(state.key, bound)):
             raise HTTPException(403, N_("the form has expired: open the page again"))
         try:
             user, token = state.login(username, password, client(request))
