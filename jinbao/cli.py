@@ -23,7 +23,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jinbao.config import Config, ConfigError, default_config, load_config, masked_url
+from jinbao.config import (
+    Config,
+    ConfigError,
+    default_config,
+    load_config,
+    masked_url,
+    served_config,
+)
 
 out = Console(highlight=False, soft_wrap=True)  # paths stay whole, never wrapped
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -412,31 +419,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _served_config(path: str | None) -> Config:
-    """The configuration whose warehouse the service serves: a province's, or the national
-    tier's (national.toml)."""
-    from jinbao.config import is_national_file
-
-    if path and is_national_file(path):
-        from jinbao.national import load_national_config
-
-        return load_national_config(path).consolidation
-    return load_config(path)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.app import create_app
+    from service.app import CONFIG_VARIABLE, create_app
 
-    cfg = _served_config(args.config)
+    cfg = served_config(args.config)
     host, port = args.host or cfg.service.host, args.port or cfg.service.port
-    app = create_app(cfg)
-    err.print(f"jinbao serve: http://{host}:{port}/ over {masked_url(cfg.warehouse_url)} "
-              "(Ctrl-C stops it)")
+    workers = args.workers or cfg.service.workers
+    create_app(cfg)  # a bad warehouse or schema is said here, once, not by every worker
+    err.print(f"jinbao serve: http://{host}:{port}/ over {masked_url(cfg.warehouse_url)}, "
+              f"{workers} worker process{'es' if workers > 1 else ''} (Ctrl-C stops it)")
     # no access log: a look-up's path holds the number looked up; the service keeps its own
     # record of every look-up (access_log), masked
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    os.environ[CONFIG_VARIABLE] = str(cfg.path) if cfg.path else ""
+    uvicorn.run("service.app:served_app", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_level="warning")
     return 0
 
 
@@ -456,7 +454,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     from loaders.warehouse import warehouse_engine
     from service import accounts
 
-    cfg = _served_config(args.config)
+    cfg = served_config(args.config)
     engine = warehouse_engine(cfg.warehouse_url)
     ensure_schema(engine)
     try:
@@ -729,6 +727,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: [service] host)")
     serve.add_argument("--port", type=_count("--port", 1, 65535),
                        help="port (default: [service] port)")
+    serve.add_argument("--workers", type=_count("--workers", 1, 64),
+                       help="worker processes (default: [service] workers)")
     serve.set_defaults(func=cmd_serve)
 
     users = commands.add_parser("users", help="the service's accounts")

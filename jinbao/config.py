@@ -32,6 +32,7 @@ class ServiceSettings:
     session_minutes: int = 30
     login_attempts: int = 5
     lockout_minutes: int = 15
+    workers: int = 1
     proof_font: str | None = None
 
 
@@ -202,7 +203,8 @@ def service_settings(section, where: str) -> ServiceSettings:
         host=section.host, port=section.port,
         secret=_expanded(section.secret, where) if section.secret else None,
         session_minutes=section.session_minutes, login_attempts=section.login_attempts,
-        lockout_minutes=section.lockout_minutes, proof_font=section.proof_font)
+        lockout_minutes=section.lockout_minutes, workers=section.workers,
+        proof_font=section.proof_font)
 
 
 def is_national_file(path: str | Path) -> bool:
@@ -228,3 +230,13 @@ def load_config(path: str | Path | None = None, embedded: Path | None = None) ->
         return default_config(home)
     path = Path(path).resolve()
     return from_model(read_file(path), path)
+
+
+def served_config(path: str | Path | None) -> Config:
+    """The configuration whose warehouse `jinbao serve` serves: a province's, or the national
+    tier's (a national.toml)."""
+    if path and is_national_file(path):
+        from jinbao.national import load_national_config
+
+        return load_national_config(path).consolidation
+    return load_config(path)

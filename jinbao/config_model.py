@@ -217,6 +217,8 @@ class ServiceSection(Section):
     """Failed logins to one account, within lockout_minutes, after which it is refused."""
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     """How far back failed logins count, and how long a locked account waits."""
+    workers: int = Field(1, ge=1, le=64)
+    """Worker processes of `jinbao serve` (about one per core)."""
     proof_font: str | None = None
     """Font file for proofs of insurance (a collection: "file.ttc#2"); default: the Noto Sans
     CJK SC that fontconfig finds (Debian's fonts-noto-cjk)."""

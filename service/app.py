@@ -11,6 +11,7 @@ number in an error would be personal data in a log). Every answer carries securi
 # naming dependencies made inside create_app must be evaluated where they are written
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path as FilePath
@@ -23,7 +24,7 @@ from fastapi.security import OAuth2PasswordBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jinbao.config import Config
+from jinbao.config import Config, served_config
 from jinbao.review import decision_context
 from service import audit, proof, proposals, queue
 from service.accounts import ROLES, User
@@ -47,6 +48,8 @@ HEADERS = {
 LOOKUP_ROLES = ("operator", "caseworker", "checker")
 AUDIT_ROLES = ("auditor", "admin")
 QUEUE_ROLES = ("caseworker", "checker")
+CONFIG_VARIABLE = "JINBAO_SERVE_CONFIG"
+"""The file `jinbao serve` serves, for its worker processes (served_app)."""
 PROPOSABLE = ("merge", "keep_apart", "pick", "confirm", "dismiss", "undo")
 
 
@@ -270,6 +273,11 @@ def create_app(cfg: Config) -> FastAPI:
         return app.openapi()
 
     return app
+
+
+def served_app() -> FastAPI:
+    """The application of a `jinbao serve` worker process: over the file the command named."""
+    return create_app(served_config(os.environ.get(CONFIG_VARIABLE) or None))
 
 
 def _client(request: Request) -> str | None:

@@ -16,7 +16,7 @@ from schemas.codes import area_name, code_table
 from schemas.identity import ID_BIRTH_DATE, ID_CHECKSUM, ID_MALFORMED, ID_MISSING
 from schemas.warehouse import enrollment, person, review_case, review_case_row
 from transforms.cases import SCHEME_FAMILY
-from transforms.identity import repaired_ids
+from transforms.identity import repaired_id
 
 WHY_NOT = {
     ID_MISSING: "no number was given",
@@ -34,11 +34,10 @@ class NotANumber(ValueError):
 
 def number_of(text: str) -> str:
     """The 18-character number the text names, repaired as the pipeline repairs a source's."""
-    found = repaired_ids(pd.Series([text], dtype="string")).iloc[0]
-    if pd.isna(found["id_number"]):
-        rule = found["id_rule"]
+    number, rule = repaired_id(text)
+    if number is None:
         raise NotANumber(WHY_NOT.get(rule, f"it breaks the standard's rule {rule}"))
-    return str(found["id_number"])
+    return number
 
 
 def _coded(table: str, code: str | None) -> dict | None:
