@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,16 +20,24 @@ PASSWORD = "correct horse battery"
 ACCOUNTS = {role: f"the_{role}" for role in accounts.ROLES}
 
 
-@pytest.fixture(scope="module")
-def served(small_estate, tmp_path_factory) -> Path:
-    """The small estate consolidated into a warehouse, with one account per role."""
-    cfg = fresh_config(small_estate, tmp_path_factory.mktemp("served"))
+@pytest.fixture(scope="session")
+def loaded(small_estate, tmp_path_factory) -> Path:
+    """The small estate consolidated into a warehouse once, with one account per role."""
+    cfg = fresh_config(small_estate, tmp_path_factory.mktemp("loaded"))
     run_pipeline(cfg, workers=1)
     engine = warehouse_engine(cfg.warehouse_url)
     with engine.begin() as conn:
         for role, name in ACCOUNTS.items():
             accounts.add_user(conn, name, role, PASSWORD)
     engine.dispose()
+    return Path(cfg.warehouse_url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture(scope="module")
+def served(loaded, small_estate, tmp_path_factory):
+    """A copy of that warehouse for the module (its tests decide cases, lock accounts)."""
+    cfg = fresh_config(small_estate, tmp_path_factory.mktemp("served"))
+    shutil.copyfile(loaded, cfg.warehouse_url.removeprefix("sqlite:///"))
     return cfg
 
 
