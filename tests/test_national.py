@@ -536,3 +536,29 @@ def national_rows_of(root: Path, province: str) -> list[tuple]:
     with _engine(root).connect() as conn:
         return conn.execute(text("SELECT source_system, source_key, id_number, outcome FROM "
                                  "source_record WHERE province = :p"), {"p": province}).all()
+
+
+def test_the_12333_look_up_over_the_national_warehouse_answers_every_province(national):
+    """`jinbao serve --config national.toml` serves the nation's warehouse: a person who lived
+    in two provinces is answered with the enrollments of both."""
+    from fastapi.testclient import TestClient
+
+    from jinbao.config import served_config
+    from service import accounts
+    from service.app import create_app
+
+    root, _ = national
+    cfg = served_config(root / "national.toml")
+    engine = _engine(root)
+    with engine.begin() as conn:
+        accounts.add_user(conn, "hotline", "operator", "a long enough secret")
+        mover = conn.execute(text(
+            "SELECT id_number FROM enrollment GROUP BY id_number "
+            "HAVING count(DISTINCT province) > 1 ORDER BY id_number LIMIT 1")).scalar_one()
+    with TestClient(create_app(cfg)) as client:
+        login = client.post("/api/v1/token", data={"username": "hotline",
+                                                   "password": "a long enough secret"})
+        answer = client.get(f"/api/v1/persons/{mover.lower()}", headers={
+            "Authorization": f"Bearer {login.json()['access_token']}"})
+    assert answer.status_code == 200, answer.text
+    assert len({e["province"] for e in answer.json()["enrollments"]}) > 1
