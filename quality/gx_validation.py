@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -87,6 +88,21 @@ def _context(root: Path) -> tuple:
         with _project_lock(root):
             _open(root)
     return _CONTEXTS[root]
+
+
+def _without_spark_connect() -> None:
+    """PySpark (the national tier's engine) ends the whole process, with status 0, when its
+    Spark Connect module is imported in an interpreter whose __main__ has no file (`python -c`,
+    a pytest-xdist worker): it takes that for its own doctests. GX imports the module wherever
+    PySpark is installed. jinbao never uses Spark Connect: there, it is marked absent first,
+    and GX goes without it."""
+    main = sys.modules.get("__main__")
+    if (main is not None and getattr(main, "__spec__", None) is None
+            and not hasattr(main, "__file__") and not hasattr(sys, "ps1")):
+        sys.modules.setdefault("pyspark.sql.connect", None)
+
+
+_without_spark_connect()  # before any GX import below
 
 
 def _open(root: Path) -> None:

@@ -5,6 +5,7 @@ the Data Docs open without a network."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -131,3 +132,20 @@ def test_a_project_file_cut_short_by_a_kill_is_written_again(tmp_path, written, 
     gx_validation._CONTEXTS.clear()
     assert validate_rows(rows, _failures(rows), "medical", "run-3", tmp_path)["success"]
     assert build_data_docs(tmp_path, "run-3").exists()
+
+
+def test_validation_runs_where_main_has_no_file(tmp_path):
+    """`python -c` (or a pytest-xdist worker): PySpark, which GX imports when installed, ends
+    such a process with status 0 as it loads Spark Connect; the validation still runs."""
+    import subprocess
+    import sys
+
+    code = ("from pathlib import Path; import pandas as pd;"
+            "from tests.quality.test_gx_validation import _rows, _failures;"
+            "from quality.gx_validation import validate_rows;"
+            "rows = _rows();"
+            f"r = validate_rows(rows, _failures(rows), 'medical', 'run-c', Path({str(tmp_path)!r}));"
+            "print('validated', r['success'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert "validated True" in done.stdout, done.stderr[-2000:]
