@@ -33,6 +33,7 @@ class ServiceSettings:
     login_attempts: int = 5
     lockout_minutes: int = 15
     workers: int = 1
+    connections: int = 8
     proof_font: str | None = None
 
 
@@ -204,7 +205,7 @@ def service_settings(section, where: str) -> ServiceSettings:
         secret=_expanded(section.secret, where) if section.secret else None,
         session_minutes=section.session_minutes, login_attempts=section.login_attempts,
         lockout_minutes=section.lockout_minutes, workers=section.workers,
-        proof_font=section.proof_font)
+        connections=section.connections, proof_font=section.proof_font)
 
 
 def is_national_file(path: str | Path) -> bool:

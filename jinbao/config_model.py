@@ -219,6 +219,9 @@ class ServiceSection(Section):
     """How far back failed logins count, and how long a locked account waits."""
     workers: int = Field(1, ge=1, le=64)
     """Worker processes of `jinbao serve` (about one per core)."""
+    connections: int = Field(8, ge=1, le=200)
+    """Warehouse connections each worker keeps open, and as many requests at once (the rest
+    wait their turn)."""
     proof_font: str | None = None
     """Font file for proofs of insurance (a collection: "file.ttc#2"); default: the Noto Sans
     CJK SC that fontconfig finds (Debian's fonts-noto-cjk)."""

@@ -69,8 +69,9 @@ SQLITE_CACHE_KIB = 256 * 1024
 """Page cache per SQLite connection (the process's memory, not reserved ahead)."""
 
 
-def warehouse_engine(url: str) -> Engine:
-    """An engine for the warehouse; SQLite waits for locks instead of failing at once."""
+def warehouse_engine(url: str, connections: int | None = None) -> Engine:
+    """An engine for the warehouse; SQLite waits for locks instead of failing at once.
+    `connections`: a server's pool of that many, kept open (none opened beyond them)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 120})
 
@@ -86,6 +87,10 @@ def warehouse_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    if connections:
+        # no overflow: a connection opened and closed per busy request costs the server a
+        # backend's start, more than the request itself
+        return create_engine(url, pool_size=connections, max_overflow=0, pool_timeout=60)
     return create_engine(url)
 
 

@@ -30,7 +30,7 @@ class Service:
 
     @classmethod
     def over(cls, cfg: Config) -> Service:
-        engine = warehouse_engine(cfg.warehouse_url)
+        engine = warehouse_engine(cfg.warehouse_url, cfg.service.connections)
         ensure_schema(engine)
         with engine.begin() as conn:
             key = accounts.signing_key(conn, cfg.service.secret)
