@@ -12,7 +12,8 @@ follow a national first load are measured by bench/national_bench.py, at a size 
 
     per province   its estate (estate.national: one population, a tenth of it in two
                    provinces), its own run (jinbao.runner, a SQLite warehouse), its rows
-                   staged as a national run stages them (jinbao.national.stage_province)
+                   staged as a national run stages them (jinbao.national.stage_province);
+                   a province runs while the next one's estate is written
     reconcile      jinbao.national_spark.reconcile_first_load over every staged row: golden
                    records, enrollments and cases, person by person, written as Parquet
     match          the entities of the reconciled persons (with their latest row's region and
@@ -32,6 +33,7 @@ import json
 import shutil
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,7 +79,19 @@ def staged_provinces(persons: int, provinces: tuple[str, ...], out: Path) -> tup
         shutil.rmtree(folder)  # the next province needs the disk
         print(f"  {province}: {manifest['extracted']:,} rows, run {ran:.0f} s, staged", flush=True)
 
-    build_national_estates(persons, 12, out, provinces, built=consolidate_and_stage)
+    # a province runs in a thread while the next one's estate is written (the writer is one
+    # core's Python; the run's workers use the other): never more than one run at a time
+    with ThreadPoolExecutor(max_workers=1) as runs:
+        running: list[Future] = []
+
+        def after_the_last(province: str, folder: Path) -> None:
+            for job in running:
+                job.result()
+            running[:] = [runs.submit(consolidate_and_stage, province, folder)]
+
+        build_national_estates(persons, 12, out, provinces, built=after_the_last)
+        for job in running:
+            job.result()
     figures["provinces_seconds"] = round(time.perf_counter() - began, 1)
     done.write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return _national(out, persons), figures
