@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+from stdnum.cn import ric
 
 from schemas.codes import area_codes, in_codes
 from schemas.identity import (
@@ -134,8 +135,7 @@ def repaired_id(raw: str | None, as_of: date | None = None) -> tuple[str | None,
         first17, given = upper[:6] + "19" + upper[6:15], None
     else:
         return None, ID_MALFORMED
-    expected = str(CHECK_CHARS[int(np.dot(np.frombuffer(first17.encode(), np.uint8) - 48,
-                                          WEIGHTS)) % 11])
+    expected = ric.calc_check_digit(first17 + "0")  # python-stdnum ignores the last character
     if given is not None and given != expected:
         return None, ID_CHECKSUM
     try:
